@@ -1,0 +1,7 @@
+//! deployer: the GitOps half of the stack.
+//!
+//! Modules by role (each arrives with its issue):
+//! - `render`: native, Kustomize-compatible build of a kustomization directory.
+//! - `edit`: `set-image` and `promote`: in-place edits of kustomization files.
+//! - `images`: what image runs where.
+//! - `cli`: the command-line surface (thin; all logic lives in the modules above).
