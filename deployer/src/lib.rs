@@ -5,3 +5,5 @@
 //! - `edit`: `set-image` and `promote`: in-place edits of kustomization files.
 //! - `images`: what image runs where.
 //! - `cli`: the command-line surface (thin; all logic lives in the modules above).
+
+pub mod render;
