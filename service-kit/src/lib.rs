@@ -1,1 +1,26 @@
-//! placeholder
+//! Plumbing shared by `api` and `frontend-server`, so both servers behave the same way in
+//! front of Kubernetes and in the logs:
+//!
+//! - [`settings`]: typed configuration from defaults + environment (`config` crate), with
+//!   errors that name the variable and the bad value.
+//! - [`telemetry`]: tracing subscriber (JSON lines or pretty), panic hook.
+//! - [`access_log`]: one log line per request with the seed's field names, plus metrics.
+//! - [`metrics`]: Prometheus request counter and latency histogram by route and status.
+//! - [`recover`]: a panicking handler becomes a JSON 500; the worker lives on.
+//! - [`limits`]: header, URI and body limits, answered with 431/414/413 before any handler.
+//! - [`probes`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`lifecycle`]: readiness flag, SIGTERM/SIGINT, pre-stop delay, graceful drain.
+//! - [`errors`]: the JSON error body every server answers with.
+
+pub mod access_log;
+pub mod errors;
+pub mod lifecycle;
+pub mod limits;
+pub mod metrics;
+pub mod probes;
+pub mod recover;
+pub mod settings;
+pub mod telemetry;
+
+pub use lifecycle::{Readiness, ServerSettings, shutdown_signal};
+pub use metrics::HttpMetrics;

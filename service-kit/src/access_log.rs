@@ -1,0 +1,202 @@
+//! One log line per request, with the field names of the Go-Gin service it replaces
+//! (`statusCode`, `latency`, `clientIP`, `method`, `path`, `userAgent`) plus `requestId`,
+//! and the request recorded in [`HttpMetrics`].
+//!
+//! Probe endpoints (`/healthz`, `/readyz`, `/metrics`) are logged at debug level: kubelets
+//! and scrapers call them every few seconds and would drown the interesting lines.
+
+use std::{
+    fmt::Write as _,
+    sync::{
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use actix_web::{
+    Error, HttpMessage,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{HeaderName, HeaderValue, USER_AGENT},
+    middleware::Next,
+    web,
+};
+
+use crate::metrics::HttpMetrics;
+
+/// Header carrying the request id in and out (kept from the client when well-formed, so a
+/// request can be followed from the frontend proxy to the api).
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Paths logged at debug level only.
+pub const PROBE_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
+/// Route label for requests that matched no route.
+const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The id of the request being served, stored in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Middleware: `App::new().wrap(from_fn(access_log::log_requests))`, with the
+/// [`HttpMetrics`] handle registered as `web::Data` app data.
+pub async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().clone();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned());
+    let client_ip = req
+        .connection_info()
+        .realip_remote_addr()
+        .map(strip_port)
+        .unwrap_or_default();
+    let user_agent = req
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
+    let http_req = req.request().clone();
+
+    // An error from inner services becomes its response here, so it is logged and counted
+    // with the status the client actually sees.
+    let mut res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(err) => ServiceResponse::from_err(err, http_req),
+    };
+    let elapsed = started.elapsed();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+
+    let status = res.status().as_u16();
+    let route = res.request().match_pattern();
+    let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+    if let Some(metrics) = metrics {
+        metrics.observe(route, method.as_str(), status, elapsed);
+    }
+    let latency = go_duration(elapsed);
+    if PROBE_PATHS.contains(&route) {
+        tracing::debug!(
+            statusCode = status, latency = %latency, clientIP = %client_ip,
+            method = %method, path = %path, userAgent = %user_agent,
+            requestId = %request_id, "request"
+        );
+    } else {
+        tracing::info!(
+            statusCode = status, latency = %latency, clientIP = %client_ip,
+            method = %method, path = %path, userAgent = %user_agent,
+            requestId = %request_id, "request"
+        );
+    }
+    Ok(res)
+}
+
+/// `realip_remote_addr` gives `ip:port` for the peer and a bare ip for forwarded headers;
+/// Gin's `clientIP` is always the bare ip.
+fn strip_port(addr: &str) -> String {
+    if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
+        return sock.ip().to_string();
+    }
+    addr.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+fn request_id(req: &ServiceRequest) -> String {
+    if let Some(given) = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_valid_request_id(v))
+    {
+        return given.to_owned();
+    }
+    generate_request_id()
+}
+
+/// Accepts ids of 1..=128 characters from a conservative alphabet, so a client cannot
+/// inject log or header syntax through it.
+fn is_valid_request_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// A random per-process prefix plus a counter: unique for the process' life without a
+/// random-number syscall per request.
+fn generate_request_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        id[..12].to_owned()
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut out = String::with_capacity(prefix.len() + 12);
+    out.push_str(prefix);
+    let _ = write!(out, "-{n:x}");
+    out
+}
+
+/// Formats a duration the way Go's `time.Duration.String()` does (`152.3µs`, `1.5ms`,
+/// `2s`), which is what Gin's logger printed for `latency`.
+pub fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    let (unit, scale) = match ns {
+        0..=999 => return format!("{ns}ns"),
+        1_000..=999_999 => ("µs", 1_000u128),
+        1_000_000..=999_999_999 => ("ms", 1_000_000),
+        _ => ("s", 1_000_000_000),
+    };
+    let whole = ns / scale;
+    let frac = ns % scale;
+    if frac == 0 {
+        return format!("{whole}{unit}");
+    }
+    let width = scale.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{whole}.{}{unit}", digits.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_duration_matches_go_formatting() {
+        assert_eq!(go_duration(Duration::from_nanos(999)), "999ns");
+        assert_eq!(go_duration(Duration::from_nanos(152_300)), "152.3µs");
+        assert_eq!(go_duration(Duration::from_nanos(1_500_000)), "1.5ms");
+        assert_eq!(go_duration(Duration::from_nanos(1_234_567)), "1.234567ms");
+        assert_eq!(go_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(go_duration(Duration::from_millis(2500)), "2.5s");
+    }
+
+    #[test]
+    fn request_ids_are_validated_and_unique() {
+        assert!(is_valid_request_id("abc-123_x.y:z"));
+        assert!(!is_valid_request_id(""));
+        assert!(!is_valid_request_id("a b"));
+        assert!(!is_valid_request_id("a\"b"));
+        assert!(!is_valid_request_id(&"a".repeat(129)));
+        assert_ne!(generate_request_id(), generate_request_id());
+    }
+
+    #[test]
+    fn client_ip_has_no_port() {
+        assert_eq!(strip_port("127.0.0.1:5555"), "127.0.0.1");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("203.0.113.9"), "203.0.113.9");
+    }
+}

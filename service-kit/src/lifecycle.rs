@@ -1,0 +1,163 @@
+//! Readiness, signals and graceful shutdown, in the order Kubernetes needs them:
+//!
+//! 1. SIGTERM (or SIGINT) arrives: readiness turns 503 at once, so endpoint controllers and
+//!    load balancers stop sending new traffic.
+//! 2. Wait the pre-stop delay (endpoint removal propagates asynchronously; without the wait
+//!    a terminating pod still receives requests after its listener closed).
+//! 3. Stop accepting; in-flight requests finish; idle keep-alive connections close.
+//! 4. Exit 0, at the latest when the shutdown timeout expires (workers are then stopped).
+
+use std::{
+    future::Future,
+    io,
+    net::TcpListener,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use actix_http::{Request, Response};
+use actix_service::IntoServiceFactory;
+use actix_web::{
+    Error, HttpServer,
+    body::MessageBody,
+    dev::{AppConfig, Service, ServiceFactory},
+    http::KeepAlive,
+};
+
+/// Whether the process wants new traffic. Cloned into the readiness handler.
+#[derive(Debug, Clone)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// A new flag, ready.
+    pub fn new() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+    /// False once draining has begun.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+    /// Marks the process as draining: readiness answers 503 from now on.
+    pub fn begin_drain(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Connection handling shared by both servers.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Worker threads; `None` means one per physical core (actix' default).
+    pub workers: Option<usize>,
+    /// How long in-flight requests may take to finish after the listener closes.
+    pub shutdown_timeout: Duration,
+    /// How long to keep serving, already unready, after the signal.
+    pub prestop_delay: Duration,
+    /// Time a client has to send the request head (slow-loris guard).
+    pub client_request_timeout: Duration,
+    /// Idle time after which a keep-alive connection is closed.
+    pub keep_alive: Duration,
+    /// Most concurrent connections per worker (actix' default is 25 000).
+    pub max_connections: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            shutdown_timeout: Duration::from_secs(5),
+            prestop_delay: Duration::ZERO,
+            client_request_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(75),
+            max_connections: 25_000,
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT and returns the signal's name.
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        // Installing a handler fails only when the runtime lacks signal support: then the
+        // process can still be stopped by the default disposition.
+        _ => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+/// Serves `factory` on `listener` until `shutdown` resolves, then drains as described in the
+/// module documentation. Returns when every worker has stopped.
+pub async fn serve<F, I, S, B>(
+    factory: F,
+    listener: TcpListener,
+    settings: &ServerSettings,
+    readiness: Readiness,
+    shutdown: impl Future<Output = &'static str>,
+) -> io::Result<()>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as Service<Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    let addr = listener.local_addr()?;
+    // actix counts the shutdown timeout in whole seconds; round up so it is never shorter.
+    let timeout_secs = settings.shutdown_timeout.as_millis().div_ceil(1000) as u64;
+    let mut server = HttpServer::new(factory)
+        .disable_signals()
+        .shutdown_timeout(timeout_secs)
+        .client_request_timeout(settings.client_request_timeout)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(KeepAlive::Timeout(settings.keep_alive))
+        .max_connections(settings.max_connections);
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    let server = server.listen(listener)?.run();
+    let handle = server.handle();
+    let mut running = tokio::spawn(server);
+    tracing::info!(address = %addr, "listening");
+
+    let signal = tokio::select! {
+        result = &mut running => {
+            // The server stopped by itself (it only does on a fatal error).
+            return result.map_err(io::Error::other)?;
+        }
+        signal = shutdown => signal,
+    };
+    readiness.begin_drain();
+    tracing::info!(
+        signal,
+        prestop_delay = %humantime::format_duration(settings.prestop_delay),
+        shutdown_timeout = %humantime::format_duration(settings.shutdown_timeout),
+        "shutdown started: readiness now reports 503"
+    );
+    if !settings.prestop_delay.is_zero() {
+        tokio::time::sleep(settings.prestop_delay).await;
+    }
+    tracing::info!("closing listener; waiting for in-flight requests");
+    handle.stop(true).await;
+    running.await.map_err(io::Error::other)??;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
