@@ -6,4 +6,7 @@
 //! - `images`: what image runs where.
 //! - `cli`: the command-line surface (thin; all logic lives in the modules above).
 
+pub mod cli;
+pub mod edit;
+pub mod images;
 pub mod render;

@@ -1,0 +1,105 @@
+//! One function per subcommand: call the library, print the outcome, choose the status.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use super::{
+    Command, ImagesArgs, LoadRestrictorArg, OutputFormat, PromoteArgs, RenderArgs, SetImageArgs,
+    Status,
+};
+use crate::edit::{self, ImageSpec, PromoteOptions};
+use crate::{images, render};
+
+pub(super) fn run(command: Command) -> anyhow::Result<Status> {
+    match command {
+        Command::Render(args) => render(args),
+        Command::SetImage(args) => set_image(args),
+        Command::Promote(args) => promote(args),
+        Command::Images(args) => list_images(args),
+    }
+}
+
+fn render(args: RenderArgs) -> anyhow::Result<Status> {
+    let opts = render::RenderOptions {
+        load_restrictor: match args.load_restrictor {
+            LoadRestrictorArg::RootOnly => render::LoadRestrictor::RootOnly,
+            LoadRestrictorArg::None => render::LoadRestrictor::None,
+        },
+    };
+    let yaml = render::build(&args.dir, &opts)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(yaml.as_bytes())
+        .context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    Ok(Status::Ok)
+}
+
+fn set_image(args: SetImageArgs) -> anyhow::Result<Status> {
+    // Validate every argument before touching the file: all or nothing.
+    let specs = args
+        .images
+        .iter()
+        .map(|a| ImageSpec::parse(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = edit::set_images(&args.overlay_dir, &specs, args.strict)?;
+    for change in &report.changes {
+        if change.is_noop() {
+            println!(
+                "{}: {} unchanged ({})",
+                report.file.display(),
+                change.name,
+                change.after.reference()
+            );
+        } else {
+            println!("{}: {}", report.file.display(), change.describe());
+        }
+    }
+    Ok(Status::Ok)
+}
+
+fn promote(args: PromoteArgs) -> anyhow::Result<Status> {
+    let opts = PromoteOptions {
+        config_repo: args.config_repo,
+        from: args.from,
+        to: args.to,
+        images: args.images,
+        dry_run: args.dry_run,
+        git_branch: args.git_branch,
+    };
+    let report = edit::promote(&opts)?;
+    if report.nothing_to_promote() {
+        eprintln!(
+            "nothing to promote: {} already runs the images of {}",
+            opts.to, opts.from
+        );
+        return Ok(Status::NothingToDo);
+    }
+    let verb = if opts.dry_run {
+        "would promote"
+    } else {
+        "promoted"
+    };
+    for change in &report.changes {
+        println!("{verb} {}", change.describe());
+    }
+    if let (Some(commit), Some(branch)) = (&report.commit, &opts.git_branch) {
+        println!("committed {commit} on branch {branch}");
+    }
+    Ok(Status::Ok)
+}
+
+fn list_images(args: ImagesArgs) -> anyhow::Result<Status> {
+    let overlays = match (&args.overlay_dir, args.all) {
+        (Some(dir), false) => vec![images::overlay_images(dir)?],
+        _ => images::all_overlays(&args.config_repo)?,
+    };
+    let text = match args.output {
+        OutputFormat::Table => images::table(&overlays),
+        OutputFormat::Json => images::json(&overlays) + "\n",
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    Ok(Status::Ok)
+}
