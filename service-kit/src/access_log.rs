@@ -65,13 +65,26 @@ pub async fn log_requests(
         .unwrap_or("")
         .to_owned();
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
-    let http_req = req.request().clone();
 
-    // An error from inner services becomes its response here, so it is logged and counted
-    // with the status the client actually sees.
+    // No clone of the HttpRequest may be held across `next.call`: actix needs the only
+    // reference to fill in route parameters. An inner error is logged with the status the
+    // dispatcher will answer with, then passed on.
     let mut res = match next.call(req).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(err) => ServiceResponse::from_err(err, http_req),
+        Ok(res) => res,
+        Err(err) => {
+            let status = err.as_response_error().status_code().as_u16();
+            let elapsed = started.elapsed();
+            if let Some(metrics) = metrics {
+                metrics.observe(UNMATCHED_ROUTE, method.as_str(), status, elapsed);
+            }
+            let latency = go_duration(elapsed);
+            tracing::info!(
+                statusCode = status, latency = %latency, clientIP = %client_ip,
+                method = %method, path = %path, userAgent = %user_agent,
+                requestId = %request_id, "request"
+            );
+            return Err(err);
+        }
     };
     let elapsed = started.elapsed();
     if let Ok(value) = HeaderValue::from_str(&request_id) {

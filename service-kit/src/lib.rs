@@ -10,6 +10,7 @@
 //! - [`limits`]: header, URI and body limits, answered with 431/414/413 before any handler.
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`lifecycle`]: readiness flag, SIGTERM/SIGINT, pre-stop delay, graceful drain.
+//! - [`stack`]: the middleware stack above, in its one correct order.
 //! - [`errors`]: the JSON error body every server answers with.
 
 pub mod access_log;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod probes;
 pub mod recover;
 pub mod settings;
+pub mod stack;
 pub mod telemetry;
 
 pub use lifecycle::{Readiness, ServerSettings, shutdown_signal};

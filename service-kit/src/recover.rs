@@ -5,8 +5,8 @@
 use std::panic::AssertUnwindSafe;
 
 use actix_web::{
-    Error,
-    body::{BoxBody, MessageBody},
+    Error, HttpResponse, ResponseError,
+    body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     http::StatusCode,
     middleware::Next,
@@ -15,21 +15,35 @@ use futures_util::FutureExt as _;
 
 use crate::errors::json_error;
 
+/// The error a caught panic turns into; answered as a JSON 500 by actix' dispatcher.
+#[derive(Debug)]
+pub struct HandlerPanicked;
+
+impl std::fmt::Display for HandlerPanicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the handler failed; see server logs")
+    }
+}
+
+impl ResponseError for HandlerPanicked {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    fn error_response(&self) -> HttpResponse {
+        json_error(self.status_code(), &self.to_string())
+    }
+}
+
 /// Middleware: `App::new().wrap(from_fn(recover::catch_panics))` (inside the access log, so
 /// the 500 is logged and counted).
 pub async fn catch_panics(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    let http_req = req.request().clone();
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    // The request moves into the handler and is gone if it panics, so the answer is an
+    // error value rather than a response built here.
     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
-        Ok(result) => result.map(ServiceResponse::map_into_boxed_body),
-        Err(_) => Ok(ServiceResponse::new(
-            http_req,
-            json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the handler failed; see server logs",
-            ),
-        )),
+        Ok(result) => result,
+        Err(_) => Err(HandlerPanicked.into()),
     }
 }

@@ -86,7 +86,10 @@ pub fn init_with_writer(
             .with_current_span(false)
             .with_span_list(false)
             .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        // Colours only on a terminal: escape codes in a log file or pipe are noise.
+        LogFormat::Pretty => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .try_init(),
     };
     result.map_err(|_| TelemetryError::AlreadyInstalled)?;
     install_panic_hook();

@@ -1,0 +1,6 @@
+//! api integration tests: `endpoints` drives the real app in-process; `process` starts the
+//! built binary and talks to it over loopback HTTP (signals, exit codes, logs).
+#![allow(clippy::unwrap_used)]
+
+mod endpoints;
+mod process;

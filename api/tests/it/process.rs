@@ -1,0 +1,373 @@
+//! The built `api` binary over real loopback HTTP.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+struct Api {
+    child: Child,
+    port: u16,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Api {
+    fn start(env: &[(&str, &str)]) -> Api {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_api"));
+        cmd.env_clear()
+            .env("PORT", "0")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut api = Api {
+            child,
+            port: 0,
+            lines,
+        };
+        // JSON (`"address":"0.0.0.0:P"`) or pretty (`address=0.0.0.0:P`): both print the bound address.
+        let line = api.wait_for_line(|l| l.contains("listening"));
+        let after = &line[line.find("0.0.0.0:").expect("address in listening line") + 8..];
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        api.port = digits.parse().unwrap();
+        api
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn wait_for_line(&self, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| pred(l)) {
+                return l.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "line not seen; got {:?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn json_lines(&self) -> Vec<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> i32 {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().expect("exited by signal");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "api did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+#[test]
+fn invalid_config_exits_64_naming_variable_and_value_before_binding() {
+    for (key, value) in [
+        ("PORT", "abc"),
+        ("SHUTDOWN_TIMEOUT", "soon"),
+        ("LOG_FORMAT", "xml"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_api"))
+            .env_clear()
+            .env(key, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{key}={value}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&format!("{key}={value:?}")), "{stderr}");
+        // Nothing was started: no log line at all on stdout.
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[tokio::test]
+async fn serves_status_and_logs_one_json_line_per_request_with_the_seed_fields() {
+    let api = Api::start(&[("APP_ENV", "proc-test")]);
+    let res = client()
+        .get(api.url("/api/v1/status?verbose=1"))
+        .header("user-agent", "it-test/1.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["environment"], "proc-test");
+    // Probe requests are debug-level: absent at the default info level.
+    assert_eq!(
+        client()
+            .get(api.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "healthy"
+    );
+
+    let line = api.wait_for_line(|l| l.contains("/api/v1/status?verbose=1"));
+    let v: Value = serde_json::from_str(&line).unwrap();
+    let fields: std::collections::BTreeSet<&str> =
+        v.as_object().unwrap().keys().map(String::as_str).collect();
+    for key in [
+        "statusCode",
+        "latency",
+        "clientIP",
+        "method",
+        "path",
+        "userAgent",
+        "requestId",
+    ] {
+        assert!(fields.contains(key), "missing {key} in {line}");
+    }
+    assert_eq!(v["statusCode"], 200);
+    assert_eq!(v["clientIP"], "127.0.0.1");
+    assert_eq!(v["method"], "GET");
+    assert_eq!(v["path"], "/api/v1/status?verbose=1");
+    assert_eq!(v["userAgent"], "it-test/1.0");
+    assert!(v["latency"].as_str().unwrap().ends_with('s'), "{line}");
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = api.json_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "api starting" && l["environment"] == "proc-test")
+    );
+    assert!(
+        !lines.iter().any(|l| l["path"] == "/healthz"),
+        "probe logged at info: {lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn probes_are_logged_at_debug_level() {
+    let api = Api::start(&[("LOG_LEVEL", "debug")]);
+    client().get(api.url("/readyz")).send().await.unwrap();
+    let line = api.wait_for_line(|l| l.contains("\"path\":\"/readyz\""));
+    assert!(line.contains("\"level\":\"DEBUG\""), "{line}");
+}
+
+#[tokio::test]
+async fn pretty_log_format_is_human_readable() {
+    let api = Api::start(&[("LOG_FORMAT", "pretty")]);
+    client()
+        .get(api.url("/api/v1/status"))
+        .send()
+        .await
+        .unwrap();
+    let line = api.wait_for_line(|l| l.contains("/api/v1/status"));
+    assert!(!line.trim_start().starts_with('{'), "{line}");
+    assert!(
+        line.contains("INFO") && line.contains("statusCode=200"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_then_exits_0() {
+    let mut api = Api::start(&[
+        ("DEBUG_ROUTES", "true"),
+        ("PRESTOP_DELAY", "400ms"),
+        ("SHUTDOWN_TIMEOUT", "5s"),
+    ]);
+    let url = api.url("/debug/sleep?ms=1500");
+    let in_flight: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { client().get(url).send().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    api.signal("-TERM");
+    // During the pre-stop delay the server still answers, but reports itself unready.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ready = client().get(api.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    for task in in_flight {
+        let res = task.await.unwrap().expect("in-flight request was cut off");
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.text().await.unwrap(), "slept 1500ms");
+    }
+    assert_eq!(api.wait_exit(Duration::from_secs(6)), 0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let lines = api.json_lines();
+    assert!(lines.iter().any(|l| {
+        l["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("shutdown started")
+            && l["signal"] == "SIGTERM"
+    }));
+    assert!(lines.iter().any(|l| l["message"] == "shutdown complete"));
+    // After exit, nothing listens any more.
+    assert!(TcpStream::connect(("127.0.0.1", api.port)).is_err());
+}
+
+#[tokio::test]
+async fn sigint_also_stops_gracefully() {
+    let mut api = Api::start(&[]);
+    api.signal("-INT");
+    assert_eq!(api.wait_exit(Duration::from_secs(6)), 0);
+    assert!(api.json_lines().iter().any(|l| l["signal"] == "SIGINT"));
+}
+
+#[tokio::test]
+async fn shutdown_timeout_bounds_the_wait_for_stuck_requests() {
+    let mut api = Api::start(&[("DEBUG_ROUTES", "true"), ("SHUTDOWN_TIMEOUT", "1s")]);
+    let url = api.url("/debug/sleep?ms=20000");
+    let stuck = tokio::spawn(async move { client().get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    api.signal("-TERM");
+    assert_eq!(api.wait_exit(Duration::from_secs(4)), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stuck.await.unwrap().is_err(),
+        "a 20 s request cannot have completed"
+    );
+}
+
+#[tokio::test]
+async fn panic_in_a_handler_is_a_json_500_and_the_process_serves_on() {
+    let api = Api::start(&[("DEBUG_ROUTES", "true")]);
+    let c = client();
+    for _ in 0..3 {
+        let res = c.get(api.url("/debug/panic")).send().await.unwrap();
+        assert_eq!(res.status(), 500);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "Internal Server Error");
+    }
+    assert_eq!(
+        c.get(api.url("/api/v1/status"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let line = api.wait_for_line(|l| l.contains("\"message\":\"panic\""));
+    assert!(line.contains("deliberate panic"), "{line}");
+    api.wait_for_line(|l| l.contains("\"statusCode\":500"));
+}
+
+#[test]
+fn healthcheck_subcommand_probes_the_running_server() {
+    let api = Api::start(&[]);
+    let ok = Command::new(env!("CARGO_BIN_EXE_api"))
+        .env_clear()
+        .env("PORT", api.port.to_string())
+        .arg("healthcheck")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let port = api.port;
+    drop(api);
+    let out = Command::new(env!("CARGO_BIN_EXE_api"))
+        .env_clear()
+        .env("PORT", port.to_string())
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
+}
+
+#[test]
+fn a_slow_client_is_cut_off_after_the_client_request_timeout() {
+    let api = Api::start(&[("CLIENT_REQUEST_TIMEOUT", "500ms")]);
+    let mut stream = TcpStream::connect(("127.0.0.1", api.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // Half a request head, then silence (slow-loris).
+    stream
+        .write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(3),
+        "connection held for {waited:?}"
+    );
+    let text = String::from_utf8_lossy(&buf);
+    assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+}
+
+#[test]
+fn oversized_request_head_is_rejected_over_the_wire() {
+    let api = Api::start(&[]);
+    let mut stream = TcpStream::connect(("127.0.0.1", api.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let req = format!(
+        "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(20 * 1024)
+    );
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    assert!(!text.to_ascii_lowercase().contains("\nserver:"), "{text}");
+}
