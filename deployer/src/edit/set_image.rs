@@ -524,17 +524,36 @@ fn plain_is_safe(value: &str) -> bool {
     ) {
         return false;
     }
-    // Anything made only of number characters could be read as an int, float or
-    // sexagesimal (1.1): quote it rather than reason about which.
-    let numberish = value.chars().all(|c| {
-        c.is_ascii_digit()
-            || matches!(
-                c,
-                '.' | '_' | ':' | '+' | '-' | 'e' | 'E' | 'x' | 'X' | 'o' | 'b'
-            )
-    }) && value.chars().any(|c| c.is_ascii_digit());
-    let hex_or_octal = lower.starts_with("0x") || lower.starts_with("0o");
-    !(numberish || hex_or_octal)
+    !looks_numeric(value)
+}
+
+/// True when a plain scalar could resolve to an int or float under YAML 1.1 or 1.2 (decimal,
+/// `1e10`, `.5`, sexagesimal `12:30`, `0x`/`0o`/`0b` prefixes). Deliberately a little wider
+/// than the grammars: quoting a string that did not need it is harmless; not quoting a
+/// number is not. `2.0.1` (two dots) is no number and stays plain, as kustomize writes it.
+fn looks_numeric(value: &str) -> bool {
+    let body = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let lower = body.to_ascii_lowercase();
+    if lower.starts_with("0x") || lower.starts_with("0o") || lower.starts_with("0b") {
+        return true;
+    }
+    let mut digits = 0;
+    let mut dots = 0;
+    let mut exponent = false;
+    let mut prev = ' ';
+    for c in lower.chars() {
+        match c {
+            '0'..='9' => digits += 1,
+            '_' | ':' => {}
+            '.' => dots += 1,
+            'e' if !exponent && digits > 0 => exponent = true,
+            '-' | '+' if prev == 'e' => {}
+            _ => return false,
+        }
+        prev = c;
+    }
+    let complete_exponent = !exponent || lower.ends_with(|c: char| c.is_ascii_digit());
+    digits > 0 && dots <= 1 && complete_exponent
 }
 
 fn line_start(text: &str, at: usize) -> usize {

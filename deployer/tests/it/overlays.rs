@@ -1,0 +1,356 @@
+//! Our own config-repo: every kustomization renders with `kubectl kustomize` (Kustomize
+//! v5.5.0), `deployer render` prints the same bytes, and the rendered objects keep the
+//! promises of the issue (probes, security, sizing, no deprecated fields).
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn config_repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config-repo")
+}
+
+const OVERLAYS: [&str; 3] = ["dev", "staging", "prod"];
+
+/// Every kustomization directory of config-repo.
+fn kustomization_dirs() -> Vec<PathBuf> {
+    let root = config_repo();
+    let mut dirs = vec![root.join("base"), root.join("install"), root.join("argocd")];
+    dirs.extend(OVERLAYS.iter().map(|o| root.join("overlays").join(o)));
+    dirs
+}
+
+/// `kubectl kustomize DIR`; panics with a clear message when kubectl is missing.
+pub(crate) fn kubectl_kustomize(dir: &Path) -> String {
+    let out = Command::new("kubectl").arg("kustomize").arg(dir).output().unwrap_or_else(|e| {
+        panic!("kubectl (with its embedded Kustomize v5.5.0) is required for this test; install kubectl v1.32: {e}")
+    });
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn deployer_render(dir: &Path) -> Result<String, String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_deployer"))
+        .arg("render")
+        .arg(dir)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn docs(dir: &Path) -> Vec<Yaml> {
+    YamlLoader::load_from_str(&kubectl_kustomize(dir)).unwrap()
+}
+
+fn find<'a>(docs: &'a [Yaml], kind: &str, name: &str) -> &'a Yaml {
+    docs.iter()
+        .find(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no {kind}/{name}"))
+}
+
+#[test]
+fn deployer_render_matches_kubectl_kustomize_byte_for_byte() {
+    let mut failures = Vec::new();
+    for dir in kustomization_dirs() {
+        let expected = kubectl_kustomize(&dir);
+        match deployer_render(&dir) {
+            Ok(actual) if actual == expected => {}
+            Ok(actual) => failures.push(format!(
+                "{}: output differs\n{}",
+                dir.display(),
+                first_difference(&expected, &actual)
+            )),
+            Err(stderr) => failures.push(format!(
+                "{}: deployer render failed: {stderr}",
+                dir.display()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        kustomization_dirs().len(),
+        failures.join("\n")
+    );
+}
+
+fn first_difference(expected: &str, actual: &str) -> String {
+    for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
+        if e != a {
+            return format!(
+                "  line {}: kubectl: {e:?}\n  line {}: deployer: {a:?}",
+                i + 1,
+                i + 1
+            );
+        }
+    }
+    format!(
+        "  lengths differ: kubectl {} lines, deployer {} lines",
+        expected.lines().count(),
+        actual.lines().count()
+    )
+}
+
+#[test]
+fn kustomization_files_use_no_deprecated_fields() {
+    // Deprecated in kustomize v5 (kustomize edit fix rewrites them).
+    const DEPRECATED: [&str; 7] = [
+        "bases",
+        "commonLabels",
+        "patchesJson6902",
+        "patchesStrategicMerge",
+        "vars",
+        "imageTags",
+        "crds",
+    ];
+    for dir in kustomization_dirs() {
+        let text = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+        let doc = &YamlLoader::load_from_str(&text).unwrap()[0];
+        for field in DEPRECATED {
+            assert!(
+                doc[field].is_badvalue(),
+                "{}: deprecated field {field}",
+                dir.display()
+            );
+        }
+        if let Some(labels) = doc["labels"].as_vec() {
+            for l in labels {
+                assert_ne!(
+                    l["includeSelectors"].as_bool(),
+                    Some(true),
+                    "{}: labels must not enter selectors",
+                    dir.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn overlays_have_namespace_config_and_probes_on_the_real_endpoints() {
+    for env in OVERLAYS {
+        let docs = docs(&config_repo().join("overlays").join(env));
+        let ns = format!("delivery-{env}");
+        for d in &docs {
+            assert_eq!(
+                d["metadata"]["namespace"].as_str(),
+                Some(ns.as_str()),
+                "{env}: {:?}",
+                d["metadata"]["name"]
+            );
+        }
+        let api_cm = docs
+            .iter()
+            .find(|d| {
+                d["kind"].as_str() == Some("ConfigMap")
+                    && d["metadata"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("api-config-")
+            })
+            .unwrap();
+        assert_eq!(api_cm["data"]["APP_ENV"].as_str(), Some(env));
+        for key in [
+            "LOG_LEVEL",
+            "LOG_FORMAT",
+            "SHUTDOWN_TIMEOUT",
+            "PRESTOP_DELAY",
+        ] {
+            assert!(
+                api_cm["data"][key].as_str().is_some(),
+                "{env}: api-config lacks {key}"
+            );
+        }
+        let fe_cm = docs
+            .iter()
+            .find(|d| {
+                d["kind"].as_str() == Some("ConfigMap")
+                    && d["metadata"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("frontend-config-")
+            })
+            .unwrap();
+        assert_eq!(
+            fe_cm["data"]["API_UPSTREAM"].as_str(),
+            Some("http://api-service:8080")
+        );
+
+        for (deploy, cm) in [("api-service", api_cm), ("frontend-service", fe_cm)] {
+            let d = find(&docs, "Deployment", deploy);
+            let pod = &d["spec"]["template"]["spec"];
+            let c = &pod["containers"][0];
+            assert_eq!(
+                c["livenessProbe"]["httpGet"]["path"].as_str(),
+                Some("/healthz")
+            );
+            assert_eq!(
+                c["readinessProbe"]["httpGet"]["path"].as_str(),
+                Some("/readyz")
+            );
+            assert_eq!(c["ports"][0]["containerPort"].as_i64(), Some(8080));
+            assert_eq!(
+                c["envFrom"][0]["configMapRef"]["name"], cm["metadata"]["name"],
+                "generated name must be referenced"
+            );
+            assert!(
+                c["image"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("acrdeliverystack.azurecr.io/"),
+                "{env}/{deploy}"
+            );
+            assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+            assert_eq!(pod["securityContext"]["runAsUser"].as_i64(), Some(65532));
+            assert_eq!(
+                pod["securityContext"]["seccompProfile"]["type"].as_str(),
+                Some("RuntimeDefault")
+            );
+            assert_eq!(pod["automountServiceAccountToken"].as_bool(), Some(false));
+            assert_eq!(
+                c["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+                Some(true)
+            );
+            assert_eq!(
+                c["securityContext"]["allowPrivilegeEscalation"].as_bool(),
+                Some(false)
+            );
+            assert_eq!(
+                c["securityContext"]["capabilities"]["drop"][0].as_str(),
+                Some("ALL")
+            );
+            for r in ["requests", "limits"] {
+                assert!(
+                    c["resources"][r]["memory"].as_str().is_some(),
+                    "{env}/{deploy}: no {r}.memory"
+                );
+                assert!(
+                    !c["resources"][r]["cpu"].is_badvalue(),
+                    "{env}/{deploy}: no {r}.cpu"
+                );
+            }
+            // Grace period covers PRESTOP_DELAY + SHUTDOWN_TIMEOUT (5s + 5s).
+            assert!(pod["terminationGracePeriodSeconds"].as_i64().unwrap() > 10);
+            // The selector is exactly the name label: nothing an overlay adds may enter it.
+            let sel = d["spec"]["selector"]["matchLabels"].as_hash().unwrap();
+            assert_eq!(sel.len(), 1, "{env}/{deploy}: selector {sel:?}");
+            find(&docs, "PodDisruptionBudget", deploy);
+        }
+        find(&docs, "Service", "api-service");
+        find(&docs, "Service", "frontend-service");
+        let ingress = find(&docs, "Ingress", "delivery");
+        assert_eq!(
+            ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"].as_str(),
+            Some("frontend-service")
+        );
+        assert_eq!(
+            !ingress["spec"]["tls"].is_badvalue(),
+            env == "prod",
+            "{env}: TLS only (and always) in prod"
+        );
+    }
+}
+
+#[test]
+fn prod_is_sized_for_availability() {
+    let docs = docs(&config_repo().join("overlays/prod"));
+    for name in ["api-service", "frontend-service"] {
+        let d = find(&docs, "Deployment", name);
+        assert!(d["spec"]["replicas"].as_i64().unwrap() >= 3, "{name}");
+        let spread = d["spec"]["template"]["spec"]["topologySpreadConstraints"]
+            .as_vec()
+            .unwrap();
+        let keys: Vec<_> = spread
+            .iter()
+            .map(|c| c["topologyKey"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        );
+        let pdb = find(&docs, "PodDisruptionBudget", name);
+        assert_eq!(pdb["spec"]["maxUnavailable"].as_i64(), Some(1));
+    }
+}
+
+#[test]
+fn agent_rbac_is_namespaced_and_has_no_wildcards_or_secrets() {
+    let docs = docs(&config_repo().join("install"));
+    assert!(
+        !docs.iter().any(|d| matches!(
+            d["kind"].as_str(),
+            Some("ClusterRole" | "ClusterRoleBinding")
+        )),
+        "no cluster-wide grants"
+    );
+    let roles: Vec<_> = docs
+        .iter()
+        .filter(|d| d["kind"].as_str() == Some("Role"))
+        .collect();
+    let mut namespaces: Vec<_> = roles
+        .iter()
+        .map(|r| r["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    namespaces.sort();
+    assert_eq!(
+        namespaces,
+        [
+            "delivery-dev",
+            "delivery-prod",
+            "delivery-staging",
+            "deployer-system"
+        ]
+    );
+    for role in roles {
+        for rule in role["rules"].as_vec().unwrap() {
+            for field in ["apiGroups", "resources", "verbs"] {
+                for v in rule[field].as_vec().unwrap() {
+                    assert_ne!(v.as_str(), Some("*"), "wildcard in {field}");
+                    assert_ne!(
+                        v.as_str(),
+                        Some("secrets"),
+                        "the overlays generate no Secrets"
+                    );
+                }
+            }
+        }
+    }
+    let agent = find(&docs, "Deployment", "deployer-agent");
+    assert_eq!(
+        agent["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
+        Some("deployer-agent")
+    );
+    assert_eq!(agent["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+}
+
+#[test]
+fn argocd_applications_match_the_original_sync_policy() {
+    let docs = docs(&config_repo().join("argocd"));
+    assert_eq!(docs.len(), 3);
+    for env in ["dev", "staging", "prod"] {
+        let app = find(&docs, "Application", &format!("delivery-{env}"));
+        assert_eq!(
+            app["spec"]["source"]["path"].as_str(),
+            Some(format!("overlays/{env}").as_str())
+        );
+        let policy = &app["spec"]["syncPolicy"];
+        assert_eq!(policy["automated"]["prune"].as_bool(), Some(true));
+        assert_eq!(policy["automated"]["selfHeal"].as_bool(), Some(true));
+        assert_eq!(
+            policy["syncOptions"][0].as_str(),
+            Some("CreateNamespace=true")
+        );
+    }
+}
