@@ -6,7 +6,25 @@
 //! why the output has sorted keys, normalised quoting and 80-column folding: `yaml.rs`
 //! reproduces it, and everything else works on the plain [`value::Value`] tree.
 
+mod emit;
 mod error;
+mod fieldspec;
+mod generators;
+mod kustomization;
+mod loader;
+mod namereference;
+mod order;
+mod patch_json6902;
+mod patch_smp;
+mod plugins;
+mod replacements;
+mod resource;
+mod selector;
+mod target;
+mod transformers;
+mod value;
+mod vars;
+mod yaml;
 
 pub use error::RenderError;
 
@@ -30,9 +48,49 @@ pub struct RenderOptions {
 
 /// Builds the kustomization in `dir` and returns the YAML stream `kustomize build` prints.
 pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
-    let _ = opts;
-    Err(RenderError::Unsupported {
-        file: dir.display().to_string(),
-        field: "(render pipeline not built yet)".to_string(),
-    })
+    let ldr = loader::Loader::new(dir, opts.load_restrictor)?;
+    let top = target::Target::load(ldr, opts)?;
+    if top.k.kind == "Component" {
+        return Err(RenderError::Invalid {
+            context: top.k.file.clone(),
+            message: "a Component cannot be built on its own".into(),
+        });
+    }
+    let file = top.k.file.clone();
+    let invalid = |message: String| RenderError::Invalid {
+        context: file.clone(),
+        message,
+    };
+    let mut acc = top.accumulate(target::Accumulator::default())?;
+    // Steps kustomize runs once, at the top: name hashes, back-references, vars.
+    for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
+        let hash = generators::content_hash(&r.obj);
+        r.store_previous_id();
+        let name = format!("{}-{hash}", r.name());
+        r.set_name(&name);
+    }
+    let refs = acc.config().name_reference.clone();
+    namereference::fix(&mut acc.resources, &refs).map_err(&invalid)?;
+    if !acc.vars.is_empty() {
+        let var_specs = acc.config().var_reference.clone();
+        vars::resolve(&mut acc.resources, &acc.vars, &var_specs).map_err(&invalid)?;
+    }
+    // Objects marked local-config are inputs to the build, not output.
+    acc.resources.retain(|r| {
+        r.obj.str_at(&[
+            "metadata",
+            "annotations",
+            "config.kubernetes.io/local-config",
+        ]) != Some("true")
+    });
+    let order = order::SortOrder::from_options(top.k.sort_options.as_ref()).map_err(&invalid)?;
+    order::sort(&mut acc.resources, &order);
+    let mut out = String::new();
+    for (i, r) in acc.resources.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&emit::to_yaml(&r.obj));
+    }
+    Ok(out)
 }

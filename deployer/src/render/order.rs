@@ -1,0 +1,208 @@
+//! Output order: kustomize's legacy kind-based sort (the default of `kustomize build`)
+//! or `sortOptions` (fifo = accumulation order, legacy with custom kind lists).
+
+use super::resource::{Gvk, ResId, Resource};
+use super::value::Value;
+use std::collections::HashMap;
+
+pub const DEFAULT_ORDER_FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+pub const DEFAULT_ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// The sort a top-level `sortOptions` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortOrder {
+    Fifo,
+    Legacy {
+        first: Vec<String>,
+        last: Vec<String>,
+    },
+}
+
+impl SortOrder {
+    pub fn default_legacy() -> SortOrder {
+        SortOrder::Legacy {
+            first: DEFAULT_ORDER_FIRST.iter().map(|s| s.to_string()).collect(),
+            last: DEFAULT_ORDER_LAST.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Decodes `sortOptions` (`None` = not set: legacy).
+    pub fn from_options(v: Option<&Value>) -> Result<SortOrder, String> {
+        let Some(v) = v else {
+            return Ok(SortOrder::default_legacy());
+        };
+        let order = v.str_at(&["order"]).unwrap_or("");
+        let legacy = v.get("legacySortOptions");
+        match order {
+            "fifo" => {
+                if legacy.is_some_and(|l| !l.is_null()) {
+                    return Err("legacySortOptions is set but order is not legacy".into());
+                }
+                Ok(SortOrder::Fifo)
+            }
+            "legacy" => {
+                let list = |k: &str| -> Vec<String> {
+                    legacy
+                        .and_then(|l| l.get(k))
+                        .and_then(Value::as_seq)
+                        .map(|s| {
+                            s.iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                match legacy {
+                    Some(l) if !l.is_null() => Ok(SortOrder::Legacy {
+                        first: list("orderFirst"),
+                        last: list("orderLast"),
+                    }),
+                    _ => Ok(SortOrder::default_legacy()),
+                }
+            }
+            other => Err(format!(
+                "the field 'sortOptions.order' must be one of [fifo legacy], got '{other}'"
+            )),
+        }
+    }
+}
+
+fn gvk_sort_string(g: &Gvk) -> String {
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    format!(
+        "{}_{}_{}",
+        or(&g.group, "~G"),
+        or(&g.version, "~V"),
+        or(&g.kind, "~K")
+    )
+}
+
+fn id_sort_string(id: &ResId) -> String {
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let g = &id.gvk;
+    format!(
+        "{}_{}_{}|{}|{}",
+        or(&g.kind, "~K"),
+        or(&g.version, "~V"),
+        or(&g.group, "~G"),
+        or(&id.namespace, "~X"),
+        or(&id.name, "~N")
+    )
+}
+
+pub fn sort(resources: &mut [Resource], order: &SortOrder) {
+    let SortOrder::Legacy { first, last } = order else {
+        return;
+    };
+    let mut ranks: HashMap<&str, i64> = HashMap::new();
+    let n = first.len() as i64;
+    for (i, k) in first.iter().enumerate() {
+        ranks.insert(k, -n + i as i64);
+    }
+    for (i, k) in last.iter().enumerate() {
+        ranks.insert(k, 1 + i as i64);
+    }
+    let mut keyed: Vec<(ResId, usize)> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.cur_id(), i))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| {
+        if a.gvk != b.gvk {
+            let ra = ranks.get(a.gvk.kind.as_str()).copied().unwrap_or(0);
+            let rb = ranks.get(b.gvk.kind.as_str()).copied().unwrap_or(0);
+            if ra != rb {
+                return ra.cmp(&rb);
+            }
+            let (sa, sb) = (gvk_sort_string(&a.gvk), gvk_sort_string(&b.gvk));
+            if a.gvk.kind == "Namespace"
+                && b.gvk.kind == "Namespace"
+                && (a.gvk.group.is_empty() || b.gvk.group.is_empty())
+            {
+                return sb.cmp(&sa);
+            }
+            return sa.cmp(&sb);
+        }
+        id_sort_string(a).cmp(&id_sort_string(b))
+    });
+    let perm: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    let mut taken: Vec<Option<Resource>> = resources.iter().cloned().map(Some).collect();
+    for (slot, i) in resources.iter_mut().zip(perm) {
+        if let Some(r) = taken[i].take() {
+            *slot = r;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::render::yaml::parse_one;
+
+    fn res(api: &str, kind: &str, name: &str) -> Resource {
+        Resource::new(
+            parse_one(&format!(
+                "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n"
+            ))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn legacy_order_puts_namespaces_first_and_webhooks_last() {
+        let mut rs = vec![
+            res(
+                "admissionregistration.k8s.io/v1",
+                "ValidatingWebhookConfiguration",
+                "w",
+            ),
+            res("apps/v1", "Deployment", "b"),
+            res("v1", "Service", "s"),
+            res("example.com/v1", "Widget", "x"),
+            res("apps/v1", "Deployment", "a"),
+            res("v1", "Namespace", "ns"),
+        ];
+        sort(&mut rs, &SortOrder::default_legacy());
+        let names: Vec<&str> = rs.iter().map(|r| r.name()).collect();
+        assert_eq!(names, vec!["ns", "s", "a", "b", "x", "w"]);
+    }
+}

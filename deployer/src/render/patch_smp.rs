@@ -1,0 +1,272 @@
+//! Strategic merge patches as kustomize applies them (kyaml `merge2`): maps merge
+//! recursively, `null` deletes a field, `$patch: delete|replace` directives, and lists of
+//! Kubernetes built-in types merge by their `patchMergeKey` (from the API schema) while
+//! every other list is replaced. kyaml only knows merge keys from the built-in OpenAPI
+//! schema, so lists inside custom resources are replaced too.
+
+use super::value::{Map, Value};
+
+/// Merge keys of list fields in built-in Kubernetes types, by field name; `ports` depends
+/// on whether it belongs to a container (`containerPort`) or a Service (`port`).
+fn merge_key(field: &str, parent_is_service_spec: bool) -> Option<&'static str> {
+    Some(match field {
+        "containers" | "initContainers" | "ephemeralContainers" => "name",
+        "env" | "volumes" | "imagePullSecrets" | "resourceClaims" | "schedulingGates" => "name",
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "hostAliases" => "ip",
+        "topologySpreadConstraints" => "topologyKey",
+        "conditions" => "type",
+        "ownerReferences" => "uid",
+        "ports" => {
+            if parent_is_service_spec {
+                "port"
+            } else {
+                "containerPort"
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// Lists of scalars merged as sets (`patchStrategy: merge` without a key).
+fn is_scalar_set(field: &str) -> bool {
+    field == "finalizers"
+}
+
+/// Kinds whose schema kyaml knows (built-in API types): their lists may merge by key.
+pub fn has_builtin_schema(api_version: &str, kind: &str) -> bool {
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    let core_groups = [
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "extensions",
+        "storage.k8s.io",
+        "admissionregistration.k8s.io",
+        "scheduling.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "node.k8s.io",
+        "apiextensions.k8s.io",
+        "certificates.k8s.io",
+        "apiregistration.k8s.io",
+    ];
+    core_groups.contains(&group) && !kind.is_empty()
+}
+
+const DIRECTIVE: &str = "$patch";
+
+/// Applies `patch` to `target`. Returns `false` when the patch deletes the whole object.
+pub fn apply(target: &mut Value, patch: &Value, schema: bool) -> Result<bool, String> {
+    if let Some(d) = patch.str_at(&[DIRECTIVE]) {
+        match d {
+            "delete" => return Ok(false),
+            "replace" => {
+                let mut p = patch.clone();
+                if let Some(m) = p.as_map_mut() {
+                    m.shift_remove(DIRECTIVE);
+                }
+                *target = p;
+                return Ok(true);
+            }
+            "merge" => {}
+            other => return Err(format!("unknown patch directive {DIRECTIVE}: {other}")),
+        }
+    }
+    merge_value(target, patch, schema, "", false, false)?;
+    Ok(true)
+}
+
+fn strip_directives(v: &mut Value) {
+    match v {
+        Value::Map(m) => {
+            m.shift_remove(DIRECTIVE);
+            for (_, c) in m.iter_mut() {
+                strip_directives(c);
+            }
+        }
+        Value::Seq(items) => {
+            items.retain(|i| i.str_at(&[DIRECTIVE]) != Some("delete"));
+            for i in items {
+                strip_directives(i);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `in_service_spec`: the parent map is a Service's `spec` (its `ports` merge by `port`);
+/// `is_service_spec`: this value is that `spec`.
+fn merge_value(
+    dest: &mut Value,
+    src: &Value,
+    schema: bool,
+    field: &str,
+    in_service_spec: bool,
+    is_service_spec: bool,
+) -> Result<(), String> {
+    let service_spec = in_service_spec;
+    match (dest, src) {
+        (Value::Map(d), Value::Map(s)) => merge_map(d, s, schema, is_service_spec),
+        (Value::Seq(d), Value::Seq(s)) => {
+            let key = if schema {
+                merge_key(field, service_spec)
+            } else {
+                None
+            };
+            match key {
+                Some(k) if s.iter().chain(d.iter()).all(|e| matches!(e, Value::Map(_))) => {
+                    merge_assoc(d, s, k, schema)
+                }
+                _ if schema && is_scalar_set(field) => {
+                    for item in s {
+                        if !d.contains(item) {
+                            d.push(item.clone());
+                        }
+                    }
+                    Ok(())
+                }
+                _ => {
+                    let mut s = s.clone();
+                    for i in s.iter_mut() {
+                        strip_directives(i);
+                    }
+                    s.retain(|i| {
+                        i.str_at(&[DIRECTIVE]).is_none()
+                            || !i.as_map().is_some_and(|m| m.len() == 1)
+                    });
+                    *d = s;
+                    Ok(())
+                }
+            }
+        }
+        (dest, src) => {
+            let mut s = src.clone();
+            strip_directives(&mut s);
+            *dest = s;
+            Ok(())
+        }
+    }
+}
+
+fn merge_map(d: &mut Map, s: &Map, schema: bool, this_is_service_spec: bool) -> Result<(), String> {
+    let is_service = d.get("kind").and_then(Value::as_str) == Some("Service");
+    for (k, sv) in s {
+        if k == DIRECTIVE {
+            continue;
+        }
+        if sv.is_null() {
+            d.shift_remove(k);
+            continue;
+        }
+        if let Some(dir) = sv.str_at(&[DIRECTIVE]) {
+            match dir {
+                "delete" => {
+                    d.shift_remove(k);
+                    continue;
+                }
+                "replace" => {
+                    let mut v = sv.clone();
+                    strip_directives(&mut v);
+                    d.insert(k.clone(), v);
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match d.get_mut(k) {
+            Some(dv) if !dv.is_null() => merge_value(
+                dv,
+                sv,
+                schema,
+                k,
+                this_is_service_spec,
+                is_service && k == "spec",
+            )?,
+            _ => {
+                let mut v = sv.clone();
+                strip_directives(&mut v);
+                d.insert(k.clone(), v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Associative list merge: elements matched by `key`; destination order first, new
+/// elements from the patch appended; `$patch: delete` elements remove their match.
+fn merge_assoc(d: &mut Vec<Value>, s: &[Value], key: &str, schema: bool) -> Result<(), String> {
+    for item in s {
+        let kv = item.get(key).cloned();
+        let pos = kv
+            .as_ref()
+            .and_then(|kv| d.iter().position(|e| e.get(key) == Some(kv)));
+        let directive = item.str_at(&[DIRECTIVE]);
+        match (pos, directive) {
+            (Some(p), Some("delete")) => {
+                d.remove(p);
+            }
+            (None, Some("delete")) => {}
+            (Some(p), Some("replace")) => {
+                let mut v = item.clone();
+                strip_directives(&mut v);
+                d[p] = v;
+            }
+            (Some(p), _) => {
+                if let (Value::Map(dm), Value::Map(sm)) = (&mut d[p], item) {
+                    merge_map(dm, sm, schema, false)?;
+                }
+            }
+            (None, _) => {
+                let mut v = item.clone();
+                strip_directives(&mut v);
+                d.push(v);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::render::yaml::parse_one;
+
+    #[test]
+    fn containers_merge_by_name_and_null_deletes() {
+        let mut t = parse_one(
+            "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: x\n        args: [1]\n",
+        )
+        .unwrap();
+        let p = parse_one(
+            "spec:\n  template:\n    spec:\n      containers:\n      - name: b\n        image: y\n      - name: a\n        image: z\n        args: null\n",
+        )
+        .unwrap();
+        assert!(apply(&mut t, &p, true).unwrap());
+        let cs = t
+            .path(&["spec", "template", "spec", "containers"])
+            .unwrap()
+            .as_seq()
+            .unwrap();
+        assert_eq!(cs.len(), 2);
+        assert_eq!(cs[0].str_at(&["image"]), Some("z"));
+        assert!(cs[0].get("args").is_none());
+        assert_eq!(cs[1].str_at(&["name"]), Some("b"));
+    }
+
+    #[test]
+    fn delete_directive_removes_object_and_elements() {
+        let mut t = parse_one("a: 1\n").unwrap();
+        assert!(!apply(&mut t, &parse_one("$patch: delete\n").unwrap(), true).unwrap());
+        let mut t = parse_one("volumes:\n- name: a\n- name: b\n").unwrap();
+        let p = parse_one("volumes:\n- name: a\n  $patch: delete\n").unwrap();
+        apply(&mut t, &p, true).unwrap();
+        assert_eq!(t.get("volumes").unwrap().as_seq().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,249 @@
+//! Resources, their ids and the ordered resource map kustomize calls a `ResMap`.
+
+use super::value::{Map, Value};
+
+/// Group/version/kind of an object (`apiVersion` split at the first `/`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Gvk {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+impl Gvk {
+    pub fn from_api_version(api_version: &str, kind: &str) -> Gvk {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        Gvk {
+            group: group.to_string(),
+            version: version.to_string(),
+            kind: kind.to_string(),
+        }
+    }
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+    /// Cluster-scoped kinds of the Kubernetes API, which kustomize learns from its
+    /// built-in OpenAPI schema (so a `Namespace` of another API group is namespaced).
+    pub fn is_cluster_scoped(&self) -> bool {
+        CLUSTER_SCOPED
+            .iter()
+            .any(|(g, k)| *k == self.kind && *g == self.group)
+    }
+    /// kyaml `Gvk.IsSelected`: empty selector fields match anything.
+    pub fn is_selected_by(&self, sel: &Gvk) -> bool {
+        (sel.group.is_empty() || sel.group == self.group)
+            && (sel.version.is_empty() || sel.version == self.version)
+            && (sel.kind.is_empty() || sel.kind == self.kind)
+    }
+}
+
+const CLUSTER_SCOPED: &[(&str, &str)] = &[
+    ("", "Namespace"),
+    ("", "Node"),
+    ("", "PersistentVolume"),
+    ("", "ComponentStatus"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("storage.k8s.io", "StorageClass"),
+    ("storage.k8s.io", "CSIDriver"),
+    ("storage.k8s.io", "CSINode"),
+    ("storage.k8s.io", "VolumeAttachment"),
+    ("storage.k8s.io", "VolumeAttributesClass"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
+    ("apiregistration.k8s.io", "APIService"),
+    ("networking.k8s.io", "IngressClass"),
+    ("node.k8s.io", "RuntimeClass"),
+    ("policy", "PodSecurityPolicy"),
+    ("certificates.k8s.io", "CertificateSigningRequest"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+    ("authentication.k8s.io", "TokenReview"),
+    ("authorization.k8s.io", "SubjectAccessReview"),
+    ("authorization.k8s.io", "SelfSubjectAccessReview"),
+    ("authorization.k8s.io", "SelfSubjectRulesReview"),
+];
+
+/// kyaml `ResId`: gvk, name and namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ResId {
+    pub gvk: Gvk,
+    pub name: String,
+    pub namespace: String,
+}
+
+impl ResId {
+    /// Namespace used for equality: cluster-scoped objects have none, and an empty
+    /// namespace means `default`.
+    pub fn effective_namespace(&self) -> &str {
+        if self.gvk.is_cluster_scoped() {
+            "~X"
+        } else if self.namespace.is_empty() {
+            "default"
+        } else {
+            &self.namespace
+        }
+    }
+    pub fn equals(&self, o: &ResId) -> bool {
+        self.name == o.name
+            && self.gvk == o.gvk
+            && self.effective_namespace() == o.effective_namespace()
+    }
+    /// For messages, in kustomize's `ResId.String()` form.
+    pub fn describe(&self) -> String {
+        let g = if self.gvk.group.is_empty() {
+            "[noGrp]"
+        } else {
+            &self.gvk.group
+        };
+        let ns = if self.namespace.is_empty() {
+            "[noNs]"
+        } else {
+            &self.namespace
+        };
+        format!(
+            "{g}/{}/{}/{ns}/{}",
+            self.gvk.version, self.gvk.kind, self.name
+        )
+    }
+}
+
+/// How a generated resource combines with one of the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Behavior {
+    #[default]
+    Create,
+    Merge,
+    Replace,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub obj: Value,
+    /// Ids this resource had before renames (kustomize's previousNames/Kinds/Namespaces).
+    pub prev_ids: Vec<ResId>,
+    pub behavior: Behavior,
+    /// A generated ConfigMap/Secret whose name gets the content hash suffix.
+    pub needs_hash: bool,
+    pub allow_name_change: bool,
+    pub allow_kind_change: bool,
+    /// Name prefixes and suffixes applied so far, innermost first (used to pick the
+    /// right referral among same-named objects).
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
+}
+
+impl Resource {
+    pub fn new(obj: Value) -> Resource {
+        Resource {
+            obj,
+            prev_ids: Vec::new(),
+            behavior: Behavior::Create,
+            needs_hash: false,
+            allow_name_change: false,
+            allow_kind_change: false,
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+        }
+    }
+    pub fn kind(&self) -> &str {
+        self.obj.str_at(&["kind"]).unwrap_or("")
+    }
+    pub fn api_version(&self) -> &str {
+        self.obj.str_at(&["apiVersion"]).unwrap_or("")
+    }
+    pub fn name(&self) -> &str {
+        self.obj.str_at(&["metadata", "name"]).unwrap_or("")
+    }
+    pub fn namespace(&self) -> &str {
+        self.obj.str_at(&["metadata", "namespace"]).unwrap_or("")
+    }
+    pub fn gvk(&self) -> Gvk {
+        Gvk::from_api_version(self.api_version(), self.kind())
+    }
+    pub fn cur_id(&self) -> ResId {
+        ResId {
+            gvk: self.gvk(),
+            name: self.name().to_string(),
+            namespace: self.namespace().to_string(),
+        }
+    }
+    pub fn org_id(&self) -> ResId {
+        self.prev_ids
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.cur_id())
+    }
+    /// Remembers the current id before a rename (kustomize `StorePreviousId`).
+    pub fn store_previous_id(&mut self) {
+        let mut id = self.cur_id();
+        id.namespace = id.effective_namespace().to_string();
+        if id.namespace == "~X" {
+            id.namespace = String::new();
+        }
+        self.prev_ids.push(id);
+    }
+    pub fn any_id_matches(&self, id: &ResId) -> bool {
+        self.prev_ids.iter().any(|p| p.equals(id)) || self.cur_id().equals(id)
+    }
+    pub fn metadata_mut(&mut self) -> Option<&mut Map> {
+        self.obj.map_entry("metadata")
+    }
+    pub fn set_name(&mut self, name: &str) {
+        if let Some(m) = self.metadata_mut() {
+            m.insert("name".into(), Value::Str(name.to_string()));
+        }
+    }
+    pub fn set_namespace(&mut self, ns: &str) {
+        if let Some(m) = self.metadata_mut() {
+            if ns.is_empty() {
+                m.shift_remove("namespace");
+            } else {
+                m.insert("namespace".into(), Value::Str(ns.to_string()));
+            }
+        }
+    }
+    pub fn string_map(&self, field: &str) -> Vec<(String, String)> {
+        match self.obj.path(&["metadata", field]) {
+            Some(Value::Map(m)) => m
+                .iter()
+                .map(|(k, v)| (k.clone(), v.scalar_text().unwrap_or_default()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+    pub fn labels(&self) -> Vec<(String, String)> {
+        self.string_map("labels")
+    }
+    pub fn annotations(&self) -> Vec<(String, String)> {
+        self.string_map("annotations")
+    }
+    /// Whether the object is empty (a `$patch: delete` removed it).
+    pub fn is_empty(&self) -> bool {
+        match &self.obj {
+            Value::Null => true,
+            Value::Map(m) => m.is_empty(),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The builtin transformers configured by kustomization fields: namespace, name
+//! prefix/suffix, labels, annotations, images, replicas. Each follows the kustomize
+//! v5.5.0 plugin of the same name (`api/internal/builtins/*Transformer.go`).
+
+use super::fieldspec::{Create, FieldSpec, walk};
+use super::kustomization::ImageSpec;
+use super::resource::{Gvk, Resource};
+use super::value::Value;
+
+pub type TResult = Result<(), String>;
+
+fn on_specs(
+    r: &mut Resource,
+    specs: &[FieldSpec],
+    gvk: &Gvk,
+    leaf: Create,
+    f: &mut dyn FnMut(&mut Value) -> TResult,
+) -> TResult {
+    for fs in specs {
+        if !fs.matches(gvk) {
+            continue;
+        }
+        walk(&mut r.obj, &fs.path, fs.create, leaf, f).map_err(|e| {
+            format!(
+                "considering field '{}' of object {}: {e}",
+                fs.path.join("/"),
+                r.cur_id().describe()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `namespace:`. Sets `metadata.namespace` on namespaced objects, `metadata.name` of a
+/// v1 `Namespace`, the other namespace field specs, and the namespace of RoleBinding
+/// subjects named `default` (kustomize's default `setRoleBindingSubjects` mode).
+pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> TResult {
+    if ns.is_empty() {
+        return Ok(());
+    }
+    for r in resources.iter_mut() {
+        if r.is_empty() {
+            continue;
+        }
+        r.store_previous_id();
+        let gvk = r.gvk();
+        let api_version = r.api_version().to_string();
+        if !gvk.is_cluster_scoped() {
+            r.set_namespace(ns);
+        }
+        let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
+        if is_rb {
+            if let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
+                for s in subjects.iter_mut() {
+                    if s.str_at(&["name"]) == Some("default") {
+                        if let Some(m) = s.as_map_mut() {
+                            m.insert("namespace".into(), ns.into());
+                        }
+                    }
+                }
+            }
+        }
+        let specs: Vec<FieldSpec> = specs
+            .iter()
+            .filter(|fs| {
+                let p = fs.path.join("/");
+                p != "metadata/namespace"
+                    && !(api_version != "v1" && p == "metadata/name")
+                    && !(is_rb && p == "subjects/namespace")
+            })
+            .cloned()
+            .collect();
+        on_specs(r, &specs, &gvk, Create::Scalar, &mut |v| {
+            match v {
+                Value::Map(_) | Value::Seq(_) => {
+                    return Err("namespace field specs must target scalar nodes".into());
+                }
+                _ => *v = ns.into(),
+            }
+            Ok(())
+        })?;
+    }
+    // A namespace change may make two objects identical.
+    for i in 0..resources.len() {
+        let id = resources[i].cur_id();
+        if resources.iter().filter(|o| o.cur_id().equals(&id)).count() > 1 {
+            return Err(format!(
+                "namespace transformation produces ID conflict: {}",
+                id.describe()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn skip_prefix_suffix(id: &Gvk) -> bool {
+    id.kind == "CustomResourceDefinition"
+        || (id.group == "apiregistration.k8s.io" && id.kind == "APIService")
+        || id.kind == "Namespace"
+}
+
+/// `namePrefix:` / `nameSuffix:`.
+pub fn prefix_suffix(
+    resources: &mut [Resource],
+    text: &str,
+    specs: &[FieldSpec],
+    prefix: bool,
+) -> TResult {
+    if text.is_empty() {
+        return Ok(());
+    }
+    for r in resources.iter_mut() {
+        let org = r.org_id().gvk;
+        if skip_prefix_suffix(&org) {
+            continue;
+        }
+        for fs in specs {
+            if !fs.matches(&org) {
+                continue;
+            }
+            if fs.path.len() == 2 && fs.path[0] == "metadata" && fs.path[1] == "name" {
+                if prefix {
+                    r.prefixes.push(text.to_string());
+                } else {
+                    r.suffixes.push(text.to_string());
+                }
+                r.store_previous_id();
+            }
+            walk(&mut r.obj, &fs.path, fs.create, Create::Scalar, &mut |v| {
+                let cur = v.scalar_text().unwrap_or_default();
+                *v = if prefix {
+                    format!("{text}{cur}")
+                } else {
+                    format!("{cur}{text}")
+                }
+                .into();
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets string entries in the maps at the field specs (labels and annotations).
+pub fn set_entries(
+    resources: &mut [Resource],
+    pairs: &[(String, String)],
+    specs: &[FieldSpec],
+) -> TResult {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    for r in resources.iter_mut() {
+        let gvk = r.gvk();
+        on_specs(r, specs, &gvk, Create::Map, &mut |v| {
+            if v.is_null() {
+                return Ok(());
+            }
+            let Value::Map(m) = v else {
+                return Err("expected a mapping to set entries in".into());
+            };
+            for (k, val) in pairs {
+                m.insert(k.clone(), Value::Str(val.clone()));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether `image` names the image `name` (kustomize `IsImageMatched`: the name is used
+/// as a regular expression, unescaped, followed by an optional tag and digest).
+fn image_matches(re: &regex::Regex, image: &str) -> bool {
+    re.is_match(image)
+}
+
+/// Splits `name[:tag][@digest]`, ignoring a `:` of a registry port.
+fn split_image(image: &str) -> (String, String, String) {
+    let slash = image.find('/').filter(|&i| i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let id = search.find('@');
+    let ic = search.find(':');
+    match (ic, id) {
+        (None, None) => (image.to_string(), String::new(), String::new()),
+        (Some(c), Some(d)) if d > c => {
+            let (c, d) = (c + slash, d + slash);
+            (
+                image[..c].to_string(),
+                image[c + 1..d].to_string(),
+                image[d + 1..].to_string(),
+            )
+        }
+        (_, Some(d)) => {
+            let d = d + slash;
+            (
+                image[..d].to_string(),
+                String::new(),
+                image[d + 1..].to_string(),
+            )
+        }
+        (Some(c), _) => {
+            let c = c + slash;
+            (
+                image[..c].to_string(),
+                image[c + 1..].to_string(),
+                String::new(),
+            )
+        }
+    }
+}
+
+fn new_image(value: &str, spec: &ImageSpec) -> String {
+    let (mut name, mut tag, mut digest) = split_image(value);
+    if let Some(n) = spec.new_name.as_deref().filter(|s| !s.is_empty()) {
+        name = n.to_string();
+    }
+    let new_tag = spec.new_tag.as_deref().unwrap_or("");
+    let new_digest = spec.digest.as_deref().unwrap_or("");
+    if !new_tag.is_empty() {
+        tag = new_tag.to_string();
+        digest = new_digest.to_string();
+    } else if !new_digest.is_empty() {
+        tag.clear();
+        digest = new_digest.to_string();
+    }
+    if !tag.is_empty() {
+        name = format!("{name}:{tag}");
+    }
+    if !digest.is_empty() {
+        name = format!("{name}@{digest}");
+    }
+    name
+}
+
+/// `images:`: every `image` under any `containers`/`initContainers` list (kustomize's
+/// legacy walk), then the image field specs.
+pub fn images(resources: &mut [Resource], spec: &ImageSpec, specs: &[FieldSpec]) -> TResult {
+    let Ok(re) = regex::Regex::new(&format!(
+        "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
+        spec.name
+    )) else {
+        return Ok(());
+    };
+    let mut update = |v: &mut Value| -> TResult {
+        match v {
+            Value::Str(s) => {
+                if image_matches(&re, s) {
+                    *s = new_image(s, spec);
+                }
+                Ok(())
+            }
+            Value::Null => Ok(()),
+            Value::Map(_) | Value::Seq(_) => Err("image must be a scalar".into()),
+            other => {
+                let t = other.scalar_text().unwrap_or_default();
+                if image_matches(&re, &t) {
+                    *other = Value::Str(new_image(&t, spec));
+                }
+                Ok(())
+            }
+        }
+    };
+    for r in resources.iter_mut() {
+        if r.kind() == "CustomResourceDefinition" {
+            continue;
+        }
+        legacy_walk(&mut r.obj, &mut update)?;
+        let gvk = r.gvk();
+        for fs in specs {
+            if !fs.matches(&gvk) {
+                continue;
+            }
+            // `create` is set in the defaults but the updater never adds an image.
+            walk(&mut r.obj, &fs.path, false, Create::Nothing, &mut update)?;
+        }
+    }
+    Ok(())
+}
+
+fn legacy_walk(v: &mut Value, update: &mut dyn FnMut(&mut Value) -> TResult) -> TResult {
+    match v {
+        Value::Map(m) => {
+            for (k, child) in m.iter_mut() {
+                legacy_walk(child, update)?;
+                if k == "containers" || k == "initContainers" {
+                    if let Value::Seq(items) = child {
+                        for item in items {
+                            if let Some(img) = item.get_mut("image") {
+                                update(img)?;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        Value::Seq(items) => {
+            for item in items {
+                legacy_walk(item, update)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `replicas:`: sets the count on objects of that name (current or previous).
+pub fn replicas(
+    resources: &mut [Resource],
+    name: &str,
+    count: i64,
+    specs: &[FieldSpec],
+) -> TResult {
+    let mut found = false;
+    for fs in specs {
+        for r in resources.iter_mut() {
+            let ids_match = std::iter::once(r.cur_id())
+                .chain(r.prev_ids.iter().cloned())
+                .any(|id| id.name == name && id.gvk.is_selected_by(&fs.gvk));
+            if !ids_match {
+                continue;
+            }
+            found = true;
+            walk(&mut r.obj, &fs.path, fs.create, Create::Scalar, &mut |v| {
+                *v = Value::Int(count);
+                Ok(())
+            })?;
+        }
+    }
+    if !found {
+        return Err(format!(
+            "resource with name {name} does not match a config with the following GVK {:?}",
+            specs.iter().map(|f| f.gvk.kind.clone()).collect::<Vec<_>>()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_split_handles_ports_and_digests() {
+        assert_eq!(split_image("nginx"), ("nginx".into(), "".into(), "".into()));
+        assert_eq!(
+            split_image("nginx:1.2"),
+            ("nginx".into(), "1.2".into(), "".into())
+        );
+        assert_eq!(
+            split_image("reg:5000/app@sha256:ab"),
+            ("reg:5000/app".into(), "".into(), "sha256:ab".into())
+        );
+        assert_eq!(
+            split_image("reg:5000/app:v1@sha256:ab"),
+            ("reg:5000/app".into(), "v1".into(), "sha256:ab".into())
+        );
+    }
+
+    #[test]
+    fn new_tag_replaces_digest() {
+        let spec = ImageSpec {
+            name: "nginx".into(),
+            new_name: Some("my/nginx".into()),
+            new_tag: Some("2".into()),
+            digest: None,
+        };
+        assert_eq!(new_image("nginx@sha256:ab", &spec), "my/nginx:2");
+    }
+}
