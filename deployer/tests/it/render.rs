@@ -7,7 +7,7 @@ use deployer::render::{LoadRestrictor, RenderOptions, build};
 use std::path::{Path, PathBuf};
 
 /// Cases that must pass; raised as the renderer grows (see tests/conformance/STATUS.md).
-const PASS_FLOOR: usize = 60;
+const PASS_FLOOR: usize = 80;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")
@@ -81,10 +81,12 @@ fn conformance_cases_match_kustomize_output() {
         eprintln!("FAIL {f}");
     }
     eprintln!("conformance: {passed} passed, {} failed", failed.len());
-    assert!(
-        passed >= PASS_FLOOR,
-        "{passed} cases pass, floor is {PASS_FLOOR}"
-    );
+    if filter.is_empty() {
+        assert!(
+            passed >= PASS_FLOOR,
+            "{passed} cases pass, floor is {PASS_FLOOR}"
+        );
+    }
 }
 
 #[test]
