@@ -54,7 +54,14 @@ pub fn apply_to_text(
     specs: &[ImageSpec],
     strict: bool,
 ) -> Result<(String, Vec<ImageChange>), EditError> {
-    let mut text = text.to_string();
+    // A file written with CRLF line breaks is edited as LF and converted back, so inserted
+    // lines get the file's own line breaks. (Mixed line breaks are edited as they are.)
+    let crlf = text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
+    let mut text = if crlf {
+        text.replace("\r\n", "\n")
+    } else {
+        text.to_string()
+    };
     let mut changes = Vec::with_capacity(specs.len());
     for spec in specs {
         let parsed = kustomization::parse(file, &text)?;
@@ -79,6 +86,9 @@ pub fn apply_to_text(
             };
         }
         changes.push(change);
+    }
+    if crlf {
+        text = text.replace('\n', "\r\n");
     }
     Ok((text, changes))
 }

@@ -199,6 +199,31 @@ fn first_image_creates_the_list_in_kustomize_layout() {
 }
 
 #[test]
+fn crlf_files_keep_their_line_breaks() {
+    let crlf = COMMENTED.replace('\n', "\r\n");
+    let out = apply(
+        &crlf,
+        &[
+            "frontend=acr.example.io/frontend:2.0.1",
+            "cache=acr.example.io/cache:v1",
+        ],
+    );
+    let expected = apply(
+        COMMENTED,
+        &[
+            "frontend=acr.example.io/frontend:2.0.1",
+            "cache=acr.example.io/cache:v1",
+        ],
+    )
+    .replace('\n', "\r\n");
+    assert_eq!(out, expected);
+    assert!(
+        !out.replace("\r\n", "").contains('\n'),
+        "a bare LF was inserted"
+    );
+}
+
+#[test]
 fn flow_style_entries_are_edited_in_place() {
     let text = "images: [{name: api, newTag: v1}]  # flow\n";
     assert_eq!(
