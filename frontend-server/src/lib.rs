@@ -1,1 +1,132 @@
-//! placeholder until its issue lands
+//! `frontend-server`: serves the Gatsby build and proxies `/api/` (the Rust replacement of
+//! the seed's nginx).
+//!
+//! Routing, in order (the first that matches answers):
+//! 1. `/healthz`, `/readyz`, `/metrics` ([`service_kit::probes`]; reserved, a site file at
+//!    these paths is never served);
+//! 2. `/api/…` → [`proxy`] to `API_UPSTREAM`;
+//! 3. a file under `SITE_ROOT` ([`site`] → [`static_files`]), `index.html` for directories,
+//!    `308` to add the slash to a directory asked for without one;
+//! 4. [`fallback`]: `index.html` (200) or `404.html` (404) for pages, plain 404 for assets.
+//!
+//! `main.rs` only loads [`FrontendConfig`], initialises telemetry and calls [`run`]; tests
+//! start the same [`app`] in-process on port 0, or the built binary.
+
+pub mod cache_policy;
+pub mod compression;
+pub mod config;
+pub mod content_types;
+pub mod fallback;
+pub mod path_safety;
+pub mod proxy;
+pub mod security_headers;
+pub mod site;
+pub mod static_files;
+
+use std::{future::Future, io, net::TcpListener, sync::Arc};
+
+use actix_web::{
+    App, Error,
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    web,
+};
+use service_kit::{HttpMetrics, Readiness, lifecycle, stack};
+
+pub use config::{FallbackMode, FrontendConfig};
+
+/// Configuration or site root unusable at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    SiteRoot(#[from] static_files::SiteRootError),
+    #[error(transparent)]
+    Upstream(#[from] proxy::UpstreamError),
+}
+
+/// State shared by every worker (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: FrontendConfig,
+    pub readiness: Readiness,
+    pub metrics: HttpMetrics,
+    pub site: Arc<site::Site>,
+    pub upstream: proxy::Upstream,
+}
+
+impl AppState {
+    /// Checks the site root and builds the upstream client.
+    pub fn new(config: FrontendConfig) -> Result<Self, StartupError> {
+        let root = static_files::SiteRoot::open(&config.site_root)?;
+        let site = site::Site::new(root, config.fallback, config.csp.as_deref());
+        let upstream = proxy::Upstream::new(
+            &config.api_upstream,
+            config.upstream_timeout,
+            config.upstream_connect_timeout,
+            config.max_body_size,
+        )?;
+        Ok(Self {
+            config,
+            readiness: Readiness::new(),
+            metrics: HttpMetrics::new("frontend"),
+            site: Arc::new(site),
+            upstream,
+        })
+    }
+}
+
+/// The routes, without middleware, in routing order.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    cfg.app_data(web::Data::new(state.readiness.clone()))
+        .app_data(web::Data::new(state.metrics.clone()))
+        .app_data(web::Data::from(Arc::clone(&state.site)))
+        .app_data(web::Data::new(state.upstream.clone()))
+        // The proxy streams bodies itself and enforces MAX_BODY_SIZE while doing so.
+        .app_data(web::PayloadConfig::new(usize::MAX))
+        .configure(service_kit::probes::configure)
+        .service(web::resource("/api/{tail:.*}").to(proxy::forward))
+        .service(web::resource("/{path:.*}").to(site::serve));
+}
+
+/// The complete application: routes and the standard middleware stack (access log, limits,
+/// panic recovery), as in the api.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let limits = state.config.limits();
+    let app = App::new().configure(|cfg| configure(cfg, &state));
+    stack::wrap(app, limits)
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains gracefully.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = &'static str>,
+) -> io::Result<()> {
+    tracing::info!(
+        site_root = %state.site.root().path().display(),
+        api_upstream = %state.config.api_upstream,
+        fallback = ?state.config.fallback,
+        version = env!("CARGO_PKG_VERSION"),
+        "frontend-server starting"
+    );
+    let settings = state.config.server_settings();
+    let readiness = state.readiness.clone();
+    lifecycle::serve(
+        move || app(state.clone()),
+        listener,
+        &settings,
+        readiness,
+        shutdown,
+    )
+    .await
+}

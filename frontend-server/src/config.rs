@@ -1,0 +1,260 @@
+//! The frontend's configuration: defaults overlaid with environment variables, validated
+//! once before any port is bound. The keys it shares with the api (`PORT`, `LOG_*`,
+//! `SHUTDOWN_TIMEOUT`, `PRESTOP_DELAY`, `CLIENT_REQUEST_TIMEOUT`, `KEEP_ALIVE`, `MAX_*_SIZE`,
+//! `WORKERS`) have the same names, formats and meaning. Every key is in the README.
+
+use std::{path::PathBuf, time::Duration};
+
+use serde::Deserialize;
+use service_kit::{
+    ServerSettings,
+    limits::Limits,
+    settings::{self, SettingsError},
+    telemetry::{self, LogFormat},
+};
+
+/// Environment variables the frontend reads, with their defaults.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("PORT", "8080"),
+    // Where Dockerfile.frontend copies the Gatsby build; `site/public` for local runs.
+    ("SITE_ROOT", "/site"),
+    ("API_UPSTREAM", "http://api-service:8080"),
+    // nginx's proxy_read_timeout default.
+    ("UPSTREAM_TIMEOUT", "60s"),
+    ("UPSTREAM_CONNECT_TIMEOUT", "5s"),
+    ("FALLBACK", "spa"),
+    ("CSP", ""),
+    ("LOG_LEVEL", "info"),
+    ("LOG_FORMAT", "json"),
+    ("SHUTDOWN_TIMEOUT", "5s"),
+    ("PRESTOP_DELAY", "0s"),
+    ("CLIENT_REQUEST_TIMEOUT", "5s"),
+    ("KEEP_ALIVE", "75s"),
+    ("MAX_HEADER_SIZE", "16KiB"),
+    ("MAX_URI_SIZE", "8KiB"),
+    // nginx's client_max_body_size default.
+    ("MAX_BODY_SIZE", "1MiB"),
+    ("WORKERS", "0"),
+];
+
+/// What an unknown page-like path answers (asset-like paths are always a real 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FallbackMode {
+    /// The seed's `try_files $uri $uri/ /index.html`: 200 with the home page.
+    Spa,
+    /// Gatsby's own convention: `404.html` with status 404.
+    Gatsby,
+}
+
+/// Validated configuration of the frontend-server binary.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FrontendConfig {
+    #[serde(deserialize_with = "settings::port")]
+    pub port: u16,
+    /// Directory of the Gatsby build (`public/`).
+    pub site_root: PathBuf,
+    /// Base URL `/api/` requests are forwarded to, path and query unchanged.
+    #[serde(deserialize_with = "upstream_url")]
+    pub api_upstream: reqwest::Url,
+    /// Longest wait for the upstream between two reads (response head or body chunk).
+    #[serde(deserialize_with = "settings::duration")]
+    pub upstream_timeout: Duration,
+    #[serde(deserialize_with = "settings::duration")]
+    pub upstream_connect_timeout: Duration,
+    #[serde(deserialize_with = "fallback_mode")]
+    pub fallback: FallbackMode,
+    /// `Content-Security-Policy` for HTML responses; `None` sends none.
+    #[serde(deserialize_with = "csp")]
+    pub csp: Option<String>,
+    #[serde(deserialize_with = "telemetry::log_level")]
+    pub log_level: String,
+    #[serde(deserialize_with = "telemetry::log_format")]
+    pub log_format: LogFormat,
+    #[serde(deserialize_with = "settings::duration")]
+    pub shutdown_timeout: Duration,
+    #[serde(deserialize_with = "settings::duration")]
+    pub prestop_delay: Duration,
+    #[serde(deserialize_with = "settings::duration")]
+    pub client_request_timeout: Duration,
+    #[serde(deserialize_with = "settings::duration")]
+    pub keep_alive: Duration,
+    #[serde(deserialize_with = "settings::byte_size")]
+    pub max_header_size: u64,
+    #[serde(deserialize_with = "settings::byte_size")]
+    pub max_uri_size: u64,
+    #[serde(deserialize_with = "settings::byte_size")]
+    pub max_body_size: u64,
+    #[serde(deserialize_with = "workers")]
+    pub workers: usize,
+}
+
+impl FrontendConfig {
+    /// Loads from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Loads from the given variables (tests pass their own instead of the process').
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let keys: Vec<&str> = DEFAULTS.iter().map(|(k, _)| *k).collect();
+        settings::load(&keys, DEFAULTS, vars)
+    }
+
+    /// Connection handling for [`service_kit::lifecycle::serve`].
+    pub fn server_settings(&self) -> ServerSettings {
+        ServerSettings {
+            workers: (self.workers > 0).then_some(self.workers),
+            shutdown_timeout: self.shutdown_timeout,
+            prestop_delay: self.prestop_delay,
+            client_request_timeout: self.client_request_timeout,
+            keep_alive: self.keep_alive,
+            ..ServerSettings::default()
+        }
+    }
+
+    /// Request limits for [`service_kit::limits`].
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_uri_bytes: usize::try_from(self.max_uri_size).unwrap_or(usize::MAX),
+            max_header_bytes: usize::try_from(self.max_header_size).unwrap_or(usize::MAX),
+            max_body_bytes: self.max_body_size,
+        }
+    }
+}
+
+/// `API_UPSTREAM` must be a plain-HTTP base URL without query: the proxy appends the
+/// request's own path and query to it (nginx `proxy_pass http://host:port;` semantics).
+/// TLS is not compiled in: inside the cluster the api is reached over the pod network.
+fn upstream_url<'de, D: serde::Deserializer<'de>>(de: D) -> Result<reqwest::Url, D::Error> {
+    let raw = String::deserialize(de)?;
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|_| serde::de::Error::custom("expected a URL such as http://api-service:8080"))?;
+    if url.scheme() != "http" {
+        return Err(serde::de::Error::custom(
+            "expected an http:// URL (TLS to the upstream is not supported)",
+        ));
+    }
+    if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err(serde::de::Error::custom(
+            "expected http://host[:port] with no query or fragment",
+        ));
+    }
+    if url.path() != "/" {
+        return Err(serde::de::Error::custom(
+            "expected http://host[:port] without a path (request paths are forwarded unchanged)",
+        ));
+    }
+    Ok(url)
+}
+
+fn fallback_mode<'de, D: serde::Deserializer<'de>>(de: D) -> Result<FallbackMode, D::Error> {
+    let raw = String::deserialize(de)?;
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "spa" => Ok(FallbackMode::Spa),
+        "gatsby" => Ok(FallbackMode::Gatsby),
+        _ => Err(serde::de::Error::custom("expected spa or gatsby")),
+    }
+}
+
+/// Empty means "no CSP header". A value must be a valid header value (no control
+/// characters), or every HTML response would fail to build.
+fn csp<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    let raw = String::deserialize(de)?;
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    actix_web::http::header::HeaderValue::from_str(raw).map_err(|_| {
+        serde::de::Error::custom("expected a header value without control characters")
+    })?;
+    Ok(Some(raw.to_owned()))
+}
+
+fn workers<'de, D: serde::Deserializer<'de>>(de: D) -> Result<usize, D::Error> {
+    let raw = String::deserialize(de)?;
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= 1024)
+        .ok_or_else(|| {
+            serde::de::Error::custom("expected a number of worker threads (0 = one per core)")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect()
+    }
+
+    #[test]
+    fn defaults_match_the_image_and_nginx() {
+        let c = FrontendConfig::from_vars(vars(&[])).unwrap();
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.site_root, PathBuf::from("/site"));
+        assert_eq!(c.api_upstream.as_str(), "http://api-service:8080/");
+        assert_eq!(c.upstream_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_body_size, 1 << 20);
+        assert_eq!(c.fallback, FallbackMode::Spa);
+        assert_eq!(c.csp, None);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
+        assert_eq!(c.server_settings().workers, None);
+    }
+
+    #[test]
+    fn every_key_rejects_garbage_naming_the_variable() {
+        for (key, bad) in [
+            ("PORT", "abc"),
+            ("API_UPSTREAM", "not a url"),
+            ("API_UPSTREAM", "https://api:8443"),
+            ("API_UPSTREAM", "http://api:8080/v1"),
+            ("API_UPSTREAM", "http://api:8080/?x=1"),
+            ("UPSTREAM_TIMEOUT", "soon"),
+            ("UPSTREAM_CONNECT_TIMEOUT", "x"),
+            ("FALLBACK", "index"),
+            ("CSP", "default-src 'self'\u{1}"),
+            ("LOG_LEVEL", "loud=="),
+            ("LOG_FORMAT", "xml"),
+            ("SHUTDOWN_TIMEOUT", "later"),
+            ("PRESTOP_DELAY", "-1"),
+            ("CLIENT_REQUEST_TIMEOUT", "x"),
+            ("KEEP_ALIVE", "forever"),
+            ("MAX_HEADER_SIZE", "big"),
+            ("MAX_URI_SIZE", "1 lightyear"),
+            ("MAX_BODY_SIZE", "-5"),
+            ("WORKERS", "many"),
+        ] {
+            let err = FrontendConfig::from_vars(vars(&[(key, bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("invalid configuration: {key}={bad:?}: ")),
+                "{key}={bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let c = FrontendConfig::from_vars(vars(&[
+            ("SITE_ROOT", "site/public"),
+            ("API_UPSTREAM", "http://127.0.0.1:9000"),
+            ("FALLBACK", "Gatsby"),
+            ("CSP", "default-src 'self'"),
+            ("MAX_BODY_SIZE", "2MiB"),
+            ("UPSTREAM_TIMEOUT", "250ms"),
+        ]))
+        .unwrap();
+        assert_eq!(c.site_root, PathBuf::from("site/public"));
+        assert_eq!(c.api_upstream.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(c.fallback, FallbackMode::Gatsby);
+        assert_eq!(c.csp.as_deref(), Some("default-src 'self'"));
+        assert_eq!(c.limits().max_body_bytes, 2 << 20);
+        assert_eq!(c.upstream_timeout, Duration::from_millis(250));
+    }
+}
