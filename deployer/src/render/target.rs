@@ -290,9 +290,17 @@ impl<'a> Target<'a> {
         Ok(())
     }
 
-    /// Entries of `generators:`/`transformers:`: inline YAML or files with plugin configs.
+    /// Entries of `generators:`/`transformers:`: inline YAML, a file of plugin configs,
+    /// or a kustomization directory whose resources are the configs.
     pub fn plugin_configs(&self, entry: &str, field: &str) -> Result<Vec<Value>, RenderError> {
-        let text = if entry.contains('\n') || entry.trim_start().starts_with("apiVersion") {
+        let inline = entry.contains('\n') || entry.trim_start().starts_with("apiVersion");
+        if !inline && self.ldr.root.join(entry).is_dir() {
+            let sub = self.ldr.sub_loader(entry, self.file())?;
+            let t = Target::load(sub, self.opts)?;
+            let acc = t.accumulate(Accumulator::default())?;
+            return Ok(acc.resources.into_iter().map(|r| r.obj).collect());
+        }
+        let text = if inline {
             entry.to_string()
         } else {
             self.ldr.load(entry, self.file())?
