@@ -1,8 +1,27 @@
-//! `deployer images`: which image each overlay runs, read from its kustomization's `images`.
+//! `deployer images`: which image each overlay runs.
+//!
+//! Two views: the `images` entries of each overlay's kustomization (what CI and `promote`
+//! edit; no rendering needed), and with `--rendered` every container of every workload in the
+//! rendered overlay (what the cluster will actually pull, including images no `images` entry
+//! maps).
 
 use std::path::{Path, PathBuf};
 
+use yaml_rust2::{Yaml, YamlLoader};
+
 use crate::edit::{EditError, ImageEntry, kustomization, set_image};
+use crate::render::{self, RenderError, RenderOptions};
+
+/// Why the rendered view could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ImagesError {
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("{}: rendered output is not valid YAML: {message}", dir.display())]
+    Output { dir: PathBuf, message: String },
+}
 
 /// The images one overlay sets.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -18,11 +37,7 @@ pub fn overlay_images(dir: &Path) -> Result<OverlayImages, EditError> {
     let file = kustomization::find_file(dir)?;
     let text = set_image::read(&file)?;
     let parsed = kustomization::parse(&file, &text)?;
-    let overlay = dir
-        .canonicalize()
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| dir.display().to_string());
+    let overlay = overlay_name(dir);
     Ok(OverlayImages {
         overlay,
         file,
@@ -33,6 +48,14 @@ pub fn overlay_images(dir: &Path) -> Result<OverlayImages, EditError> {
 /// Every overlay under `<config_repo>/overlays`, in name order. Directories without a
 /// kustomization file are skipped; a broken one is an error.
 pub fn all_overlays(config_repo: &Path) -> Result<Vec<OverlayImages>, EditError> {
+    all_overlay_dirs(config_repo)?
+        .iter()
+        .map(|d| overlay_images(d))
+        .collect()
+}
+
+/// The overlay directories under `<config_repo>/overlays` that hold a kustomization, sorted.
+pub fn all_overlay_dirs(config_repo: &Path) -> Result<Vec<PathBuf>, EditError> {
     let root = config_repo.join("overlays");
     let io = |source| EditError::Io {
         path: root.clone(),
@@ -50,7 +73,7 @@ pub fn all_overlays(config_repo: &Path) -> Result<Vec<OverlayImages>, EditError>
         })
         .collect();
     dirs.sort();
-    dirs.iter().map(|d| overlay_images(d)).collect()
+    Ok(dirs)
 }
 
 /// One row per (overlay, image), aligned in columns.
@@ -94,4 +117,116 @@ pub fn json(overlays: &[OverlayImages]) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+}
+
+/// One container of one rendered workload.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WorkloadImage {
+    pub overlay: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub container: String,
+    pub image: String,
+}
+
+/// Where a kind keeps its pod spec (`spec.template.spec` for the workload controllers).
+fn pod_spec<'a>(doc: &'a Yaml, kind: &str) -> Option<&'a Yaml> {
+    let spec = &doc["spec"];
+    let pod = match kind {
+        "Pod" => spec,
+        "CronJob" => &spec["jobTemplate"]["spec"]["template"]["spec"],
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => &spec["template"]["spec"],
+        _ => return None,
+    };
+    (!pod.is_badvalue()).then_some(pod)
+}
+
+/// Renders `dir` and lists every init and regular container image of every workload.
+pub fn rendered_images(
+    dir: &Path,
+    opts: &RenderOptions,
+) -> Result<Vec<WorkloadImage>, ImagesError> {
+    let yaml = render::build(dir, opts)?;
+    let docs = YamlLoader::load_from_str(&yaml).map_err(|e| ImagesError::Output {
+        dir: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let overlay = overlay_name(dir);
+    let mut rows = Vec::new();
+    for doc in &docs {
+        let kind = doc["kind"].as_str().unwrap_or_default();
+        let Some(pod) = pod_spec(doc, kind) else {
+            continue;
+        };
+        for list in ["initContainers", "containers"] {
+            for c in pod[list].as_vec().map(Vec::as_slice).unwrap_or_default() {
+                rows.push(WorkloadImage {
+                    overlay: overlay.clone(),
+                    kind: kind.to_string(),
+                    namespace: doc["metadata"]["namespace"].as_str().map(str::to_string),
+                    name: doc["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    container: c["name"].as_str().unwrap_or_default().to_string(),
+                    image: c["image"].as_str().unwrap_or_default().to_string(),
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// `OVERLAY WORKLOAD CONTAINER IMAGE`, aligned.
+pub fn rendered_table(rows: &[WorkloadImage]) -> String {
+    let mut cells = vec![[
+        "OVERLAY".to_string(),
+        "WORKLOAD".to_string(),
+        "CONTAINER".to_string(),
+        "IMAGE".to_string(),
+    ]];
+    for r in rows {
+        let workload = match &r.namespace {
+            Some(ns) => format!("{ns}/{}/{}", r.kind, r.name),
+            None => format!("{}/{}", r.kind, r.name),
+        };
+        cells.push([
+            r.overlay.clone(),
+            workload,
+            r.container.clone(),
+            r.image.clone(),
+        ]);
+    }
+    let width = |c: usize| {
+        cells
+            .iter()
+            .map(|r| r[c].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    cells
+        .iter()
+        .map(|r| format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3]))
+        .collect()
+}
+
+/// The rows as a JSON array.
+pub fn rendered_json(rows: &[WorkloadImage]) -> String {
+    serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".into())
+}
+
+/// The overlay's directory name (`prod` for `config-repo/overlays/prod/`).
+fn overlay_name(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| dir.display().to_string())
 }

@@ -90,6 +90,9 @@ fn promote(args: PromoteArgs) -> anyhow::Result<Status> {
 }
 
 fn list_images(args: ImagesArgs) -> anyhow::Result<Status> {
+    if args.rendered {
+        return list_rendered_images(args);
+    }
     let overlays = match (&args.overlay_dir, args.all) {
         (Some(dir), false) => vec![images::overlay_images(dir)?],
         _ => images::all_overlays(&args.config_repo)?,
@@ -97,6 +100,28 @@ fn list_images(args: ImagesArgs) -> anyhow::Result<Status> {
     let text = match args.output {
         OutputFormat::Table => images::table(&overlays),
         OutputFormat::Json => images::json(&overlays) + "\n",
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    Ok(Status::Ok)
+}
+
+fn list_rendered_images(args: ImagesArgs) -> anyhow::Result<Status> {
+    let dirs = match (&args.overlay_dir, args.all) {
+        (Some(dir), false) => vec![dir.clone()],
+        _ => images::all_overlay_dirs(&args.config_repo)?,
+    };
+    let mut rows = Vec::new();
+    for dir in &dirs {
+        rows.extend(images::rendered_images(
+            dir,
+            &render::RenderOptions::default(),
+        )?);
+    }
+    let text = match args.output {
+        OutputFormat::Table => images::rendered_table(&rows),
+        OutputFormat::Json => images::rendered_json(&rows) + "\n",
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())

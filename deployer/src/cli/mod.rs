@@ -129,6 +129,10 @@ pub struct ImagesArgs {
     /// Root of the config repository, for --all.
     #[arg(long, value_name = "DIR", default_value = "config-repo")]
     pub config_repo: PathBuf,
+    /// Render each overlay and list every container of every workload (what the cluster
+    /// pulls), instead of the kustomization's `images` entries.
+    #[arg(long)]
+    pub rendered: bool,
     #[arg(long, value_enum, default_value = "table")]
     pub output: OutputFormat,
 }

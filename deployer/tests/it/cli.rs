@@ -102,6 +102,26 @@ fn set_image_then_promote_dry_run_then_promote_then_nothing_to_promote() {
     assert_eq!(out.status.code(), Some(0));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[0]["newTag"], "c0ffee1");
+
+    let out = deployer(&["images", "--all", "--rendered", "--output", "json"], cwd);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let prod_api: Vec<_> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["overlay"] == "prod" && r["name"] == "api-service")
+        .map(|r| r["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        prod_api,
+        ["acrdeliverystack.azurecr.io/api-service:c0ffee1"]
+    );
+    assert_eq!(
+        rows.as_array().unwrap().len(),
+        6,
+        "two containers in each of three overlays"
+    );
 }
 
 #[test]

@@ -70,3 +70,75 @@ fn one_overlay_and_a_missing_one() {
     let err = images::overlay_images(&repo.join("overlays/qa")).unwrap_err();
     assert!(err.to_string().contains("overlays/qa"), "{err}");
 }
+
+#[test]
+fn rendered_view_lists_every_container_with_the_image_the_cluster_pulls() {
+    let (_tmp, repo) = config_repo_copy();
+    let digest = "sha256:24a0c4b4a4c0eb97a1aabb8e29f18e917d05abfe1b7a7c07857230879ce7d3d3";
+    edit::set_images(
+        &repo.join("overlays/prod"),
+        &[ImageSpec::parse(&format!(
+            "frontend=acrdeliverystack.azurecr.io/frontend:v7@{digest}"
+        ))
+        .unwrap()],
+        true,
+    )
+    .unwrap();
+    let rows = images::rendered_images(&repo.join("overlays/prod"), &Default::default()).unwrap();
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.kind.as_str(),
+                r.name.as_str(),
+                r.container.as_str(),
+                r.image.as_str(),
+            )
+        })
+        .collect();
+    let frontend = format!("acrdeliverystack.azurecr.io/frontend:v7@{digest}");
+    assert_eq!(
+        got,
+        [
+            (
+                "Deployment",
+                "api-service",
+                "api",
+                "acrdeliverystack.azurecr.io/api-service:0.1.0"
+            ),
+            (
+                "Deployment",
+                "frontend-service",
+                "frontend-server",
+                frontend.as_str()
+            ),
+        ]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.namespace.as_deref() == Some("delivery-prod") && r.overlay == "prod")
+    );
+    // The same containers kubectl's kustomize renders.
+    let kubectl = crate::overlays::kubectl_kustomize(&repo.join("overlays/prod"));
+    for r in &rows {
+        assert!(
+            kubectl.contains(&format!("image: {}\n", r.image)),
+            "{}",
+            r.image
+        );
+    }
+    let table = images::rendered_table(&rows);
+    assert!(table.starts_with("OVERLAY"), "{table}");
+    assert!(
+        table.contains("delivery-prod/Deployment/frontend-service"),
+        "{table}"
+    );
+
+    // The agent's own install manifests have an image no `images` entry maps.
+    let install = images::rendered_images(&repo.join("install"), &Default::default()).unwrap();
+    assert_eq!(install.len(), 1);
+    assert_eq!(
+        install[0].image,
+        "acrdeliverystack.azurecr.io/deployer:0.1.0"
+    );
+}
