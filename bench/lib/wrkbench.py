@@ -1,0 +1,112 @@
+"""Shared helpers for the side-by-side HTTP benchmarks (bench/*/run.py).
+
+A server is measured by the work it does for one wrk run: CPU seconds from
+/proc/<pid>/stat (utime+stime of the process and, for multi-process servers such as
+nginx, of its workers), peak RSS from /proc/<pid>/status (VmHWM), and wrk's own
+request count, throughput and latency percentiles. Loopback only, time-bounded.
+"""
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / CLK_TCK
+
+
+def peak_rss_kib(pids):
+    peak = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1])
+    return peak
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def wait_port(port, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _to_us(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
+
+
+def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=()):
+    """One wrk run against url; returns throughput, latency and the servers' CPU per request."""
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(url)
+    cpu0 = cpu_seconds(pids)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+    cpu1 = cpu_seconds(pids)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
+    scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+    bytes_read = float(read.group(1)) * scale[read.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock_err = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_us": _to_us(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99_us": _to_us(re.search(r"99%\s+(\S+)", out).group(1)),
+        "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / max(requests, 1),
+        "bytes_per_resp": bytes_read / max(requests, 1),
+        "non2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": sock_err.group(1).strip() if sock_err else "",
+        "requests": requests,
+    }
+
+
+def median_of(runs):
+    keys = ["rps", "p50_us", "p99_us", "cpu_us_per_req", "bytes_per_resp"]
+    out = {k: statistics.median(r[k] for r in runs) for k in keys}
+    out["non2xx"] = sum(r["non2xx"] for r in runs)
+    out["socket_errors"] = "; ".join(r["socket_errors"] for r in runs if r["socket_errors"])
+    return out
+
+
+def machine_line():
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores ({cpu}), {os.uname().sysname} {os.uname().release}"

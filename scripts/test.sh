@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every test of the project: builds the Gatsby site (the end-to-end and side-by-side tests
+# serve it), then runs the Rust workspace's tests, which start the real binaries, nginx,
+# headless Chromium, git and `kubectl kustomize` as they need them.
+# Needs the tools from scripts/install-deps.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/build-site.sh
+cargo test --workspace --locked "$@"
