@@ -303,7 +303,7 @@ const UNSUPPORTED: &[&str] = &[
 
 impl Kustomization {
     pub fn parse(file: &str, text: &str) -> Result<Kustomization, RenderError> {
-        let doc = super::yaml::parse_one(text).map_err(|message| RenderError::Yaml {
+        let doc = super::yaml::parse_lenient(text).map_err(|message| RenderError::Yaml {
             file: file.to_string(),
             message,
         })?;
@@ -324,9 +324,10 @@ impl Kustomization {
             kind: "Kustomization".into(),
             ..Default::default()
         };
+        let mut api_version = String::new();
         for (key, v) in &map {
             match key.as_str() {
-                "apiVersion" => {}
+                "apiVersion" => api_version = c.string(key, v)?,
                 "kind" => {
                     let kind = c.string(key, v)?;
                     if !kind.is_empty() {
@@ -455,6 +456,18 @@ impl Kustomization {
                     });
                 }
             }
+        }
+        // kustomize `EnforceFields`: each kind has exactly one API version.
+        let want = if k.kind == "Component" {
+            "kustomize.config.k8s.io/v1alpha1"
+        } else {
+            "kustomize.config.k8s.io/v1beta1"
+        };
+        if !api_version.is_empty() && api_version != want {
+            return Err(c.bad(
+                "apiVersion",
+                format!("apiVersion for {} should be {want}", k.kind),
+            ));
         }
         if k.kind != "Kustomization" && k.kind != "Component" {
             return Err(c.bad("kind", format!("unknown kustomization kind '{}'", k.kind)));

@@ -62,6 +62,19 @@ pub fn fix(resources: &mut [Resource], refs: &[NameRef]) -> Result<(), String> {
         let me = &ids[ri];
         // Candidates the referrer could see: same namespace, cluster-scoped, or the
         // namespaces of ServiceAccount subjects of a RoleBinding.
+        if me.kind == "RoleBinding" {
+            let subjects = referrer.obj.get("subjects").and_then(Value::as_seq);
+            for s in subjects.map(Vec::as_slice).unwrap_or(&[]) {
+                if s.str_at(&["kind"]) == Some("ServiceAccount")
+                    && s.get("namespace").is_some_and(|n| n.as_str().is_none())
+                {
+                    return Err(format!(
+                        "Invalid Input: namespace is blank for resource {}",
+                        me.id.describe()
+                    ));
+                }
+            }
+        }
         let rb_namespaces: Vec<String> = if me.kind == "RoleBinding" {
             referrer
                 .obj

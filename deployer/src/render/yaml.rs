@@ -9,7 +9,25 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Parses every document of `text`; empty documents are dropped (as kyaml's reader does).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
-    let mut builder = Builder::default();
+    parse_with(text, true)
+}
+
+/// Parses a kustomization file: kustomize reads those with go-yaml v2 via JSON, where a
+/// repeated key silently replaces the earlier one.
+pub fn parse_lenient(text: &str) -> Result<Value, String> {
+    let mut docs = parse_with(text, false)?;
+    Ok(if docs.is_empty() {
+        Value::Null
+    } else {
+        docs.remove(0)
+    })
+}
+
+fn parse_with(text: &str, strict: bool) -> Result<Vec<Value>, String> {
+    let mut builder = Builder {
+        strict,
+        ..Default::default()
+    };
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| e.to_string())?;
     if let Some(err) = builder.error {
@@ -39,6 +57,7 @@ struct Builder {
     docs: Vec<Value>,
     anchors: HashMap<usize, Value>,
     error: Option<String>,
+    strict: bool,
 }
 
 impl Builder {
@@ -72,6 +91,11 @@ impl Builder {
                             }
                             return;
                         }
+                    }
+                    if self.strict && map.contains_key(&key) {
+                        // go-yaml v3 (kyaml) rejects duplicate keys.
+                        self.error = Some(format!("mapping key \"{key}\" already defined"));
+                        return;
                     }
                     map.insert(key, v);
                 }
