@@ -2,9 +2,10 @@
 # Every test of the project: builds the Gatsby site (the end-to-end and side-by-side tests
 # serve it), then runs the Rust workspace's tests, which start the real binaries, nginx,
 # headless Chromium, git and `kubectl kustomize` as they need them.
-# Needs the tools from scripts/install-deps.sh.
+# Installs the tools it needs first (scripts/install-deps.sh: apt/pip, skipped when present).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+bash scripts/install-deps.sh
 bash scripts/build-site.sh
 cargo test --workspace --locked "$@"
