@@ -389,25 +389,13 @@ fn analyze(s: &str) -> Analysis {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
                 | '%' | '@' | '`' => block_indicators = true,
-                '?' | ':' | '-' => {
-                    if followed_by_ws {
-                        block_indicators = true;
-                    }
-                }
+                '?' | ':' | '-' if followed_by_ws => block_indicators = true,
                 _ => {}
             }
         } else {
             match c {
-                ':' => {
-                    if followed_by_ws {
-                        block_indicators = true;
-                    }
-                }
-                '#' => {
-                    if preceded_by_ws {
-                        block_indicators = true;
-                    }
-                }
+                ':' if followed_by_ws => block_indicators = true,
+                '#' if preceded_by_ws => block_indicators = true,
                 _ => {}
             }
         }
@@ -582,7 +570,8 @@ mod tests {
     fn key_order_is_go_yaml_v2_natural_order() {
         let mut keys = vec!["b", "a10", "a9", "A", "_x", "a", "1"];
         keys.sort_by(|a, b| key_order(a, b));
-        assert_eq!(keys, vec!["1", "_x", "A", "a", "a9", "a10", "b"]);
+        // Non-letters compare by their digit runs (none here = 0), so `_x` precedes `1`.
+        assert_eq!(keys, vec!["_x", "1", "A", "a", "a9", "a10", "b"]);
     }
 
     #[test]
@@ -593,7 +582,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             to_yaml(&v),
-            "a: \"true\"\nb:\n- x\n- y: 1\nc: ': t'\nd: |\n  x\n  y\ne: {}\nf: []\ng: \"\"\n"
+            "a: \"true\"\nb:\n- x\n- \"y\": 1\nc: ': t'\nd: |\n  x\n  y\ne: {}\nf: []\ng: \"\"\n"
         );
     }
 

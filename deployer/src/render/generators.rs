@@ -95,10 +95,10 @@ pub fn generate(
             }
         }
     }
-    if opts.immutable == Some(true) {
-        if let Value::Map(m) = &mut res.obj {
-            m.insert("immutable".into(), Value::Bool(true));
-        }
+    if opts.immutable == Some(true)
+        && let Value::Map(m) = &mut res.obj
+    {
+        m.insert("immutable".into(), Value::Bool(true));
     }
     res.needs_hash = opts.disable_name_suffix_hash != Some(true);
     res.behavior = match args.behavior.as_str() {

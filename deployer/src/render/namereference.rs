@@ -30,8 +30,6 @@ fn prefix_suffix_equal(r: &Resource, o: &Resource, allow_empty: bool) -> bool {
 struct Snapshot {
     id: ResId,
     prev: Vec<ResId>,
-    prefixes: Vec<String>,
-    suffixes: Vec<String>,
     kind: String,
 }
 
@@ -52,8 +50,6 @@ pub fn fix(resources: &mut [Resource], refs: &[NameRef]) -> Result<(), String> {
         .map(|(r, s)| Snapshot {
             id: r.cur_id(),
             prev: s.prev_ids.clone(),
-            prefixes: s.prefixes.clone(),
-            suffixes: s.suffixes.clone(),
             kind: r.kind().to_string(),
         })
         .collect();

@@ -137,8 +137,7 @@ fn merge_value(
                         strip_directives(i);
                     }
                     s.retain(|i| {
-                        i.str_at(&[DIRECTIVE]).is_none()
-                            || !i.as_map().is_some_and(|m| m.len() == 1)
+                        i.str_at(&[DIRECTIVE]).is_none() || i.as_map().is_none_or(|m| m.len() != 1)
                     });
                     *d = s;
                     Ok(())

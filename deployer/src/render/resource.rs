@@ -145,8 +145,6 @@ pub struct Resource {
     pub behavior: Behavior,
     /// A generated ConfigMap/Secret whose name gets the content hash suffix.
     pub needs_hash: bool,
-    pub allow_name_change: bool,
-    pub allow_kind_change: bool,
     /// Name prefixes and suffixes applied so far, innermost first (used to pick the
     /// right referral among same-named objects).
     pub prefixes: Vec<String>,
@@ -160,8 +158,6 @@ impl Resource {
             prev_ids: Vec::new(),
             behavior: Behavior::Create,
             needs_hash: false,
-            allow_name_change: false,
-            allow_kind_change: false,
             prefixes: Vec::new(),
             suffixes: Vec::new(),
         }

@@ -87,6 +87,7 @@ pub fn matches(reqs: &[Req], labels: &[(String, String)]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -145,13 +145,13 @@ pub fn parse_resources(text: &str, file: &str) -> Result<Vec<Resource>, RenderEr
             });
         };
         let kind = d.str_at(&["kind"]).unwrap_or("");
-        if kind.ends_with("List") {
-            if let Some(Value::Seq(items)) = d.get("items") {
-                for item in items {
-                    out.push(check_resource(item.clone(), file)?);
-                }
-                continue;
+        if kind.ends_with("List")
+            && let Some(Value::Seq(items)) = d.get("items")
+        {
+            for item in items {
+                out.push(check_resource(item.clone(), file)?);
             }
+            continue;
         }
         out.push(check_resource(d, file)?);
     }
@@ -485,10 +485,10 @@ impl<'a> Target<'a> {
                     deleted.push(i);
                     continue;
                 }
-                if !p.allow_kind_change {
-                    if let Some(m) = r.obj.as_map_mut() {
-                        m.insert("kind".into(), kind.into());
-                    }
+                if !p.allow_kind_change
+                    && let Some(m) = r.obj.as_map_mut()
+                {
+                    m.insert("kind".into(), kind.into());
                 }
                 if !p.allow_name_change {
                     r.set_name(&name);

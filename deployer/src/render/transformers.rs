@@ -49,14 +49,12 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
             r.set_namespace(ns);
         }
         let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
-        if is_rb {
-            if let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
-                for s in subjects.iter_mut() {
-                    if s.str_at(&["name"]) == Some("default") {
-                        if let Some(m) = s.as_map_mut() {
-                            m.insert("namespace".into(), ns.into());
-                        }
-                    }
+        if is_rb && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
+            for s in subjects.iter_mut() {
+                if s.str_at(&["name"]) == Some("default")
+                    && let Some(m) = s.as_map_mut()
+                {
+                    m.insert("namespace".into(), ns.into());
                 }
             }
         }
@@ -282,12 +280,12 @@ fn legacy_walk(v: &mut Value, update: &mut dyn FnMut(&mut Value) -> TResult) -> 
         Value::Map(m) => {
             for (k, child) in m.iter_mut() {
                 legacy_walk(child, update)?;
-                if k == "containers" || k == "initContainers" {
-                    if let Value::Seq(items) = child {
-                        for item in items {
-                            if let Some(img) = item.get_mut("image") {
-                                update(img)?;
-                            }
+                if (k == "containers" || k == "initContainers")
+                    && let Value::Seq(items) = child
+                {
+                    for item in items {
+                        if let Some(img) = item.get_mut("image") {
+                            update(img)?;
                         }
                     }
                 }

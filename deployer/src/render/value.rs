@@ -59,9 +59,6 @@ impl Value {
     pub fn path(&self, keys: &[&str]) -> Option<&Value> {
         keys.iter().try_fold(self, |v, k| v.get(k))
     }
-    pub fn path_mut(&mut self, keys: &[&str]) -> Option<&mut Value> {
-        keys.iter().try_fold(self, |v, k| v.get_mut(k))
-    }
     pub fn str_at(&self, keys: &[&str]) -> Option<&str> {
         self.path(keys).and_then(Value::as_str)
     }

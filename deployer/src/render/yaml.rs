@@ -84,13 +84,13 @@ impl Builder {
                 }
                 Some(key) => {
                     // YAML merge keys (`<<: *anchor`), as go-yaml v3 decodes them.
-                    if key == "<<" {
-                        if let Value::Map(src) = v {
-                            for (k, val) in src {
-                                map.entry(k).or_insert(val);
-                            }
-                            return;
+                    if key == "<<"
+                        && let Value::Map(src) = v
+                    {
+                        for (k, val) in src {
+                            map.entry(k).or_insert(val);
                         }
+                        return;
                     }
                     if self.strict && map.contains_key(&key) {
                         // go-yaml v3 (kyaml) rejects duplicate keys.
@@ -371,10 +371,10 @@ pub fn plain_is_str_v2(s: &str) -> bool {
         if let Some(bits) = plain
             .strip_prefix("0b")
             .or_else(|| plain.strip_prefix("-0b"))
+            && !bits.is_empty()
+            && bits.chars().all(|c| c == '0' || c == '1')
         {
-            if !bits.is_empty() && bits.chars().all(|c| c == '0' || c == '1') {
-                return false;
-            }
+            return false;
         }
     }
     !is_base60_float(s)
