@@ -110,8 +110,20 @@ pub fn generate(
     Ok(res)
 }
 
+/// kyaml `encodeBase64`: standard base64 broken into 70-character lines, each ending
+/// in a newline, once the encoding is 70 characters or longer.
 fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    const LINE: usize = 70;
+    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if enc.len() / LINE == 0 {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
 }
 
 /// kustomize `MergeGlobalOptionsIntoLocal`: global labels/annotations override local ones,

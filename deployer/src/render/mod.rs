@@ -83,6 +83,9 @@ pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
             "config.kubernetes.io/local-config",
         ]) != Some("true")
     });
+    for r in acc.resources.iter_mut() {
+        normalise_annotations(&mut r.obj);
+    }
     let order = order::SortOrder::from_options(top.k.sort_options.as_ref()).map_err(&invalid)?;
     order::sort(&mut acc.resources, &order);
     let mut out = String::new();
@@ -93,4 +96,30 @@ pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
         out.push_str(&emit::to_yaml(&r.obj));
     }
     Ok(out)
+}
+
+/// kustomize rewrites every object's annotations through `SetAnnotations(map[string]string)`
+/// when it strips its internal build annotations: values become strings and an empty
+/// map disappears.
+fn normalise_annotations(obj: &mut value::Value) {
+    let Some(meta) = obj.get_mut("metadata").and_then(value::Value::as_map_mut) else {
+        return;
+    };
+    match meta.get_mut("annotations") {
+        Some(value::Value::Map(m)) if m.is_empty() => {
+            meta.shift_remove("annotations");
+        }
+        Some(value::Value::Map(m)) => {
+            for (_, v) in m.iter_mut() {
+                if !matches!(v, value::Value::Str(_)) {
+                    let text = match &*v {
+                        value::Value::Null => "null".to_string(),
+                        other => other.scalar_text().unwrap_or_default(),
+                    };
+                    *v = value::Value::Str(text);
+                }
+            }
+        }
+        _ => {}
+    }
 }

@@ -197,37 +197,49 @@ fn merge_map(d: &mut Map, s: &Map, schema: bool, this_is_service_spec: bool) -> 
     Ok(())
 }
 
-/// Associative list merge: elements matched by `key`; destination order first, new
-/// elements from the patch appended; `$patch: delete` elements remove their match.
+/// Associative list merge (kyaml with `ListIncreaseDirection: Prepend`, as kustomize's
+/// SMP filter sets it): elements named by the patch come first, in patch order (merged
+/// with their match), then the destination's other elements in their order. A
+/// `$patch: delete` element removes its match; patch elements without the key are
+/// ignored.
 fn merge_assoc(d: &mut Vec<Value>, s: &[Value], key: &str, schema: bool) -> Result<(), String> {
+    let mut out: Vec<Value> = Vec::with_capacity(d.len() + s.len());
+    let mut used = vec![false; d.len()];
+    let mut seen: Vec<&Value> = Vec::new();
     for item in s {
-        let kv = item.get(key).cloned();
-        let pos = kv
-            .as_ref()
-            .and_then(|kv| d.iter().position(|e| e.get(key) == Some(kv)));
-        let directive = item.str_at(&[DIRECTIVE]);
-        match (pos, directive) {
-            (Some(p), Some("delete")) => {
-                d.remove(p);
-            }
-            (None, Some("delete")) => {}
-            (Some(p), Some("replace")) => {
+        let Some(kv) = item.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        if seen.contains(&kv) {
+            continue;
+        }
+        seen.push(kv);
+        let pos = d.iter().position(|e| e.get(key) == Some(kv));
+        if let Some(p) = pos {
+            used[p] = true;
+        }
+        match (pos, item.str_at(&[DIRECTIVE])) {
+            (_, Some("delete")) => {}
+            (Some(_), Some("replace")) | (None, _) => {
                 let mut v = item.clone();
                 strip_directives(&mut v);
-                d[p] = v;
+                out.push(v);
             }
             (Some(p), _) => {
-                if let (Value::Map(dm), Value::Map(sm)) = (&mut d[p], item) {
+                let mut merged = d[p].clone();
+                if let (Value::Map(dm), Value::Map(sm)) = (&mut merged, item) {
                     merge_map(dm, sm, schema, false)?;
                 }
-            }
-            (None, _) => {
-                let mut v = item.clone();
-                strip_directives(&mut v);
-                d.push(v);
+                out.push(merged);
             }
         }
     }
+    for (i, e) in d.drain(..).enumerate() {
+        if !used[i] {
+            out.push(e);
+        }
+    }
+    *d = out;
     Ok(())
 }
 
@@ -254,9 +266,10 @@ mod tests {
             .as_seq()
             .unwrap();
         assert_eq!(cs.len(), 2);
-        assert_eq!(cs[0].str_at(&["image"]), Some("z"));
-        assert!(cs[0].get("args").is_none());
-        assert_eq!(cs[1].str_at(&["name"]), Some("b"));
+        // Patch order first (b, then the merged a).
+        assert_eq!(cs[0].str_at(&["name"]), Some("b"));
+        assert_eq!(cs[1].str_at(&["image"]), Some("z"));
+        assert!(cs[1].get("args").is_none());
     }
 
     #[test]

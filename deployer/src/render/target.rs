@@ -125,6 +125,9 @@ fn copy_merge_meta(r: &mut Resource, old: &Resource) {
     }
     r.set_name(old.name());
     r.set_namespace(old.namespace());
+    // Build annotations (rename history, needs-hash) come from the old object; the
+    // hash suffix survives only if both old and new ask for it.
+    r.needs_hash = r.needs_hash && old.needs_hash;
     r.prev_ids = old.prev_ids.clone();
     r.prefixes = old.prefixes.clone();
     r.suffixes = old.suffixes.clone();
