@@ -64,6 +64,8 @@ pub struct TransformerConfig {
     pub name_prefix: Vec<FieldSpec>,
     pub name_suffix: Vec<FieldSpec>,
     pub common_labels: Vec<FieldSpec>,
+    /// Extra field specs for every `labels:` entry (a `configurations:` key).
+    pub labels: Vec<FieldSpec>,
     pub template_labels: Vec<FieldSpec>,
     pub common_annotations: Vec<FieldSpec>,
     pub namespace: Vec<FieldSpec>,
@@ -103,6 +105,7 @@ impl TransformerConfig {
                 "namePrefix" => tc.name_prefix = specs()?,
                 "nameSuffix" => tc.name_suffix = specs()?,
                 "commonLabels" => tc.common_labels = specs()?,
+                "labels" => tc.labels = specs()?,
                 "templateLabels" => tc.template_labels = specs()?,
                 "commonAnnotations" => tc.common_annotations = specs()?,
                 "namespace" => tc.namespace = specs()?,
@@ -136,6 +139,7 @@ impl TransformerConfig {
         merge_specs(&mut self.name_prefix, &o.name_prefix);
         merge_specs(&mut self.name_suffix, &o.name_suffix);
         merge_specs(&mut self.common_labels, &o.common_labels);
+        merge_specs(&mut self.labels, &o.labels);
         merge_specs(&mut self.template_labels, &o.template_labels);
         merge_specs(&mut self.common_annotations, &o.common_annotations);
         merge_specs(&mut self.namespace, &o.namespace);

@@ -357,6 +357,7 @@ impl<'a> Target<'a> {
                     }
                 }
             };
+            add(&tc.labels);
             if l.include_selectors {
                 add(&tc.common_labels);
             } else {
