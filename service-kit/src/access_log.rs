@@ -18,10 +18,15 @@ use actix_web::{
     Error, HttpMessage,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
-    http::header::{HeaderName, HeaderValue, USER_AGENT},
+    http::{
+        Method,
+        header::{HeaderName, HeaderValue, USER_AGENT},
+    },
     middleware::Next,
     web,
 };
+
+use tracing::Level;
 
 use crate::metrics::HttpMetrics;
 
@@ -39,8 +44,69 @@ const UNMATCHED_ROUTE: &str = "unmatched";
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// What the log line says about the request, captured before the request moves into the
+/// handler, and only when the line will be written (see [`log_requests`]).
+#[derive(Debug)]
+struct RequestFacts {
+    method: Method,
+    path: String,
+    client_ip: String,
+    user_agent: String,
+    probe: bool,
+}
+
+impl RequestFacts {
+    fn capture(req: &ServiceRequest, probe: bool) -> Self {
+        Self {
+            method: req.method().clone(),
+            path: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned()),
+            client_ip: req
+                .connection_info()
+                .realip_remote_addr()
+                .map(strip_port)
+                .unwrap_or_default(),
+            user_agent: req
+                .headers()
+                .get(USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned(),
+            probe,
+        }
+    }
+
+    fn emit(&self, status: u16, elapsed: Duration, request_id: &str) {
+        let latency = go_duration(elapsed);
+        macro_rules! line {
+            ($level:ident) => {
+                tracing::$level!(
+                    statusCode = status,
+                    latency = %latency,
+                    clientIP = %self.client_ip,
+                    method = %self.method,
+                    path = %self.path,
+                    userAgent = %self.user_agent,
+                    requestId = %request_id,
+                    "request"
+                )
+            };
+        }
+        if self.probe {
+            line!(debug);
+        } else {
+            line!(info);
+        }
+    }
+}
+
 /// Middleware: `App::new().wrap(from_fn(access_log::log_requests))`, with the
 /// [`HttpMetrics`] handle registered as `web::Data` app data.
+///
+/// The log line's fields are gathered only when its level is enabled: with probes at debug
+/// level, a kubelet's probes cost a metric update and nothing else.
 pub async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -48,68 +114,35 @@ pub async fn log_requests(
     let started = Instant::now();
     let request_id = request_id(&req);
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let probe = PROBE_PATHS.contains(&req.path());
+    let logged = if probe {
+        tracing::enabled!(Level::DEBUG)
+    } else {
+        tracing::enabled!(Level::INFO)
+    };
+    let facts = logged.then(|| RequestFacts::capture(&req, probe));
     let method = req.method().clone();
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned());
-    let client_ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .map(strip_port)
-        .unwrap_or_default();
-    let user_agent = req
-        .headers()
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
 
     // No clone of the HttpRequest may be held across `next.call`: actix needs the only
     // reference to fill in route parameters. An inner error is logged with the status the
     // dispatcher will answer with, then passed on.
-    let mut res = match next.call(req).await {
-        Ok(res) => res,
-        Err(err) => {
-            let status = err.as_response_error().status_code().as_u16();
-            let elapsed = started.elapsed();
-            if let Some(metrics) = metrics {
-                metrics.observe(UNMATCHED_ROUTE, method.as_str(), status, elapsed);
-            }
-            let latency = go_duration(elapsed);
-            tracing::info!(
-                statusCode = status, latency = %latency, clientIP = %client_ip,
-                method = %method, path = %path, userAgent = %user_agent,
-                requestId = %request_id, "request"
-            );
-            return Err(err);
-        }
-    };
+    let result = next.call(req).await;
     let elapsed = started.elapsed();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-
-    let status = res.status().as_u16();
-    let route = res.request().match_pattern();
-    let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+    let (status, route) = match &result {
+        Ok(res) => (res.status().as_u16(), res.request().match_pattern()),
+        Err(err) => (err.as_response_error().status_code().as_u16(), None),
+    };
     if let Some(metrics) = metrics {
+        let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
         metrics.observe(route, method.as_str(), status, elapsed);
     }
-    let latency = go_duration(elapsed);
-    if PROBE_PATHS.contains(&route) {
-        tracing::debug!(
-            statusCode = status, latency = %latency, clientIP = %client_ip,
-            method = %method, path = %path, userAgent = %user_agent,
-            requestId = %request_id, "request"
-        );
-    } else {
-        tracing::info!(
-            statusCode = status, latency = %latency, clientIP = %client_ip,
-            method = %method, path = %path, userAgent = %user_agent,
-            requestId = %request_id, "request"
-        );
+    if let Some(facts) = facts {
+        facts.emit(status, elapsed, &request_id);
+    }
+    let mut res = result?;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     Ok(res)
 }
