@@ -86,7 +86,8 @@ done
   echo
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr);" \
     "$(kubectl version --client 2>/dev/null | head -1); hyperfine $(hyperfine --version | cut -d' ' -f2);" \
-    "deployer $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown) (release)."
+    "deployer $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown) (release);" \
+    "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Command: bench/render/run.sh (RUNS_SMALL=$runs_small RUNS_LARGE=$runs_large APPS=$apps)"
 } >> "$work/table.md"
 
