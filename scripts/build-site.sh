@@ -31,7 +31,7 @@ export GATSBY_FEEDBACK_DISABLED=1
 export GATSBY_ADAPTERS_MANIFEST='module.exports = []'
 
 now_ms() { date +%s%3N; }
-elapsed() { echo "$(( ($(now_ms) - $1) ))ms"; }
+elapsed() { echo "$(( $(now_ms) - $1 ))ms"; }
 
 total_start="$(now_ms)"
 

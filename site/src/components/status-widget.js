@@ -32,7 +32,7 @@ export function StatusWidget() {
 
   return (
     <section
-      className={`status-widget status-${state.phase}`}
+      className={`status-widget status-widget--${state.phase}`}
       data-testid="status-widget"
       data-state={state.phase}
       aria-live="polite"
