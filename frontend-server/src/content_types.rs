@@ -61,13 +61,13 @@ pub fn kind_of(path: &Path) -> FileKind {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    if let Some((_, mime, compressible)) = TABLE.iter().find(|(e, _, _)| *e == ext) {
-        if let Ok(mime) = mime.parse() {
-            return FileKind {
-                mime,
-                compressible: *compressible,
-            };
-        }
+    if let Some((_, mime, compressible)) = TABLE.iter().find(|(e, _, _)| *e == ext)
+        && let Ok(mime) = mime.parse()
+    {
+        return FileKind {
+            mime,
+            compressible: *compressible,
+        };
     }
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     // Unknown types are compressed only when they are text.

@@ -349,16 +349,16 @@ fn relay_response(req: &HttpRequest, response: reqwest::Response) -> HttpRespons
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
     if bodiless {
-        let mut res = builder.finish();
         if req.method() == Method::HEAD
             && let Some(len) = declared_len
         {
-            // actix computes Content-Length from the (empty) body; a HEAD answer must carry
-            // the length a GET would have (RFC 9110 §9.3.2).
-            res.headers_mut()
-                .insert(header::CONTENT_LENGTH, header::HeaderValue::from(len));
+            // A HEAD answer carries the length a GET would have (RFC 9110 §9.3.2); actix
+            // writes Content-Length from the body's declared size and never polls a HEAD
+            // body, so an empty stream declared at that size does it.
+            let empty = futures_util::stream::empty::<Result<Bytes, io::Error>>();
+            return builder.body(SizedStream::new(len, empty));
         }
-        return res;
+        return builder.finish();
     }
     let stream = response.bytes_stream().map_err(|err| {
         tracing::warn!(error = %error_chain(&err), "upstream response body failed mid-stream");

@@ -1,0 +1,310 @@
+//! Issue 3 point 5: the `/api/` proxy against a scripted upstream and the real api binary.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{StatusCode, header};
+
+use crate::support::{self, InProcess, TestUpstream};
+
+fn start(upstream: &TestUpstream, extra: &[(&str, &str)]) -> (support::FixtureSite, InProcess) {
+    let site = support::fixture_site();
+    let origin = upstream.origin();
+    let mut env = vec![("API_UPSTREAM", origin.as_str())];
+    env.extend_from_slice(extra);
+    let srv = InProcess::start(&site.root(), &env);
+    (site, srv)
+}
+
+#[tokio::test]
+async fn forwarding_headers_are_set_appended_and_hop_by_hop_stripped() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let res = support::client()
+        .get(srv.url("/api/echo?a=1&b=%20x"))
+        .header(header::HOST, "Example.COM:8443")
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-request-id", "req-abc-123")
+        .header(header::CONNECTION, "keep-alive, x-client-hop")
+        .header("x-client-hop", "must-not-pass")
+        .header("proxy-authorization", "Basic Zm9vOmJhcg==")
+        .header("te", "trailers")
+        .header("x-custom", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-request-id"], "req-abc-123");
+    let seen = upstream.last();
+    assert_eq!(seen.method, "GET");
+    assert_eq!(
+        seen.target, "/api/echo?a=1&b=%20x",
+        "path and query unchanged"
+    );
+    assert_eq!(
+        seen.header("host"),
+        Some("example.com"),
+        "nginx $host: no port"
+    );
+    assert_eq!(seen.header("x-real-ip"), Some("127.0.0.1"));
+    assert_eq!(
+        seen.header("x-forwarded-for"),
+        Some("203.0.113.7, 127.0.0.1")
+    );
+    assert_eq!(seen.header("x-forwarded-proto"), Some("http"));
+    assert_eq!(seen.header("x-request-id"), Some("req-abc-123"));
+    assert_eq!(seen.header("x-custom"), Some("kept"));
+    for hop in ["x-client-hop", "proxy-authorization", "te"] {
+        assert_eq!(seen.header(hop), None, "{hop} must not reach the upstream");
+    }
+    // The upstream connection is our own keep-alive one, not the client's header.
+    assert_ne!(seen.header("connection"), Some("keep-alive, x-client-hop"));
+}
+
+#[tokio::test]
+async fn every_set_cookie_is_kept_and_upstream_hop_headers_are_dropped() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let res = support::client()
+        .get(srv.url("/api/cookies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookies: Vec<_> = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cookies, ["a=1; Path=/", "b=2; HttpOnly", "c=3; Secure"]);
+    assert_eq!(res.headers()["x-kept"], "yes");
+    assert!(res.headers().get("x-upstream-hop").is_none());
+    assert!(res.headers().get("keep-alive").is_none());
+    assert_eq!(res.text().await.unwrap(), "{\"cookies\":3}");
+}
+
+#[tokio::test]
+async fn chunked_responses_stream_through_without_buffering() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let started = Instant::now();
+    let mut res = support::client()
+        .get(srv.url("/api/chunked"))
+        .send()
+        .await
+        .unwrap();
+    let first = res.chunk().await.unwrap().unwrap();
+    let first_at = started.elapsed();
+    let mut all = first.to_vec();
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        all.extend_from_slice(&chunk);
+    }
+    let total = started.elapsed();
+    assert_eq!(
+        String::from_utf8(all).unwrap(),
+        "part-0;part-1;part-2;part-3;part-4;"
+    );
+    // The upstream takes ~1 s for all parts; the first must arrive long before that.
+    assert!(
+        first_at < Duration::from_millis(600),
+        "first chunk after {first_at:?}"
+    );
+    assert!(total >= Duration::from_millis(800), "total {total:?}");
+}
+
+#[tokio::test]
+async fn slow_upstream_is_504_after_the_timeout() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[("UPSTREAM_TIMEOUT", "500ms")]);
+    let started = Instant::now();
+    let res = support::client()
+        .get(srv.url("/api/slow"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    let body: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "Gateway Timeout");
+}
+
+#[tokio::test]
+async fn dropped_connection_and_refused_connect_are_502() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let res = support::client()
+        .get(srv.url("/api/drop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+
+    let site = support::fixture_site();
+    let port = support::free_port();
+    let srv = InProcess::start(
+        &site.root(),
+        &[("API_UPSTREAM", &format!("http://127.0.0.1:{port}"))],
+    );
+    let res = support::client()
+        .get(srv.url("/api/v1/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let body: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["message"], "cannot connect to the upstream");
+}
+
+#[tokio::test]
+async fn redirects_are_passed_through_not_followed() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let res = support::client()
+        .get(srv.url("/api/redirect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()[header::LOCATION], "/elsewhere");
+    assert_eq!(upstream.seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn head_204_and_304_have_no_body() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let c = support::client();
+    let res = c.head(srv.url("/api/echo")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_LENGTH], "11");
+    assert!(res.bytes().await.unwrap().is_empty());
+    assert_eq!(upstream.last().method, "HEAD");
+    let res = c.get(srv.url("/api/empty")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.bytes().await.unwrap().is_empty());
+    let res = c.get(srv.url("/api/notmodified")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(res.headers()[header::ETAG], "\"x\"");
+}
+
+#[tokio::test]
+async fn request_bodies_stream_up_to_the_limit_and_413_beyond() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[("MAX_BODY_SIZE", "64KiB")]);
+    let c = support::client();
+    let ok = c
+        .post(srv.url("/api/echo"))
+        .body(vec![b'x'; 60 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(upstream.last().body_len, 60 * 1024);
+    assert_eq!(upstream.last().method, "POST");
+
+    // Declared too large: refused before anything is sent upstream.
+    let before = upstream.seen.lock().unwrap().len();
+    let res = c
+        .post(srv.url("/api/echo"))
+        .body(vec![b'x'; 65 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(upstream.seen.lock().unwrap().len(), before);
+
+    // Chunked (no declared length): counted while streaming.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..20).map(|_| Ok(vec![b'y'; 8 * 1024])).collect();
+    let res = c
+        .post(srv.url("/api/echo"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..4).map(|_| Ok(vec![b'z'; 8 * 1024])).collect();
+    let res = c
+        .post(srv.url("/api/echo"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(upstream.last().body_len, 32 * 1024);
+}
+
+#[tokio::test]
+async fn upstream_connections_are_pooled_and_kept_alive() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[("WORKERS", "1")]);
+    let c = support::client();
+    for _ in 0..25 {
+        let res = c.get(srv.url("/api/echo")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.bytes().await.unwrap();
+    }
+    let conns = upstream
+        .connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        conns <= 2,
+        "25 sequential requests used {conns} upstream connections"
+    );
+}
+
+#[test]
+fn dot_segments_cannot_reach_other_upstream_paths() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    for target in [
+        "/api/../healthz",
+        "/api/%2e%2e/healthz",
+        "/api/v1/%2E%2E/%2e%2e/x",
+    ] {
+        let (status, _) = support::raw_get(&srv.base, target);
+        assert_eq!(status, 400, "{target}");
+    }
+    assert!(upstream.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_real_api_answers_through_the_proxy_with_the_request_id_carried() {
+    let api = support::start_api("proxy-test");
+    let site = support::fixture_site();
+    let srv = InProcess::start(
+        &site.root(),
+        &[("API_UPSTREAM", &format!("http://127.0.0.1:{}", api.port))],
+    );
+    let c = support::client();
+    let res = c
+        .get(srv.url("/api/v1/status"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["service"], "api-service");
+    assert_eq!(body["environment"], "proxy-test");
+    // The api logged the same request id the client sent to the frontend.
+    api.wait_for_line(|l| l.contains("trace-me-42") && l.contains("/api/v1/status"));
+
+    let res = c.get(srv.url("/api/v1/nope")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "Not Found");
+}

@@ -1,0 +1,148 @@
+//! Issue 3 point 1: validators and 304, HEAD, single ranges, directory index, content types.
+
+use reqwest::{StatusCode, header};
+
+use crate::support::{self, APP_JS, FRAMEWORK_JS, HOME_MARK, InProcess};
+
+#[tokio::test]
+async fn files_carry_validators_and_answer_304() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let c = support::client();
+    let res = c.get(srv.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let etag = res.headers()[header::ETAG].to_str().unwrap().to_owned();
+    let last_modified = res.headers()[header::LAST_MODIFIED]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(etag.starts_with('"'), "strong ETag expected: {etag}");
+    assert!(res.text().await.unwrap().contains(HOME_MARK));
+
+    let res = c
+        .get(srv.url("/"))
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    assert!(res.bytes().await.unwrap().is_empty());
+
+    let res = c
+        .get(srv.url("/"))
+        .header(header::IF_MODIFIED_SINCE, &last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+
+    let res = c
+        .get(srv.url("/"))
+        .header(header::IF_NONE_MATCH, "\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn head_has_the_get_headers_and_no_body() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let c = support::client();
+    let get = c
+        .get(srv.url(&format!("/{FRAMEWORK_JS}")))
+        .send()
+        .await
+        .unwrap();
+    let get_len = get.headers()[header::CONTENT_LENGTH].clone();
+    let get_type = get.headers()[header::CONTENT_TYPE].clone();
+    let head = c
+        .head(srv.url(&format!("/{FRAMEWORK_JS}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()[header::CONTENT_LENGTH], get_len);
+    assert_eq!(head.headers()[header::CONTENT_TYPE], get_type);
+    assert!(head.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn single_range_is_206_on_the_identity_body_and_unsatisfiable_is_416() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let c = support::client();
+    let full = std::fs::read(site.root().join(APP_JS)).unwrap();
+    // The client accepts br/gzip, and a .br sibling exists: a range still selects identity.
+    let res = c
+        .get(srv.url(&format!("/{APP_JS}")))
+        .header(header::RANGE, "bytes=10-29")
+        .header(header::ACCEPT_ENCODING, "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(res.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(
+        res.headers()[header::CONTENT_RANGE],
+        format!("bytes 10-29/{}", full.len()).as_str()
+    );
+    assert_eq!(res.bytes().await.unwrap(), full[10..30]);
+
+    let res = c
+        .get(srv.url(&format!("/{APP_JS}")))
+        .header(header::RANGE, format!("bytes={}-", full.len() + 10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        res.headers()[header::CONTENT_RANGE],
+        format!("bytes */{}", full.len()).as_str()
+    );
+}
+
+#[tokio::test]
+async fn directory_requests_serve_index_html() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let c = support::client();
+    let res = c.get(srv.url("/about/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains(support::ABOUT_MARK));
+}
+
+#[tokio::test]
+async fn content_types_are_correct_for_web_formats() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let c = support::client();
+    for (path, expected) in [
+        ("/", "text/html; charset=utf-8"),
+        (
+            &format!("/{APP_JS}") as &str,
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            &format!("/{}", support::STYLES_CSS),
+            "text/css; charset=utf-8",
+        ),
+        ("/page-data/app-data.json", "application/json"),
+        ("/manifest.webmanifest", "application/manifest+json"),
+        ("/static/font.woff2", "font/woff2"),
+        ("/icon.avif", "image/avif"),
+        ("/icon.svg", "image/svg+xml"),
+        ("/module.wasm", "application/wasm"),
+        ("/static/d1f2/logo.png", "image/png"),
+        ("/small.txt", "text/plain; charset=utf-8"),
+    ] {
+        let res = c.get(srv.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], expected, "{path}");
+        assert!(
+            res.headers().get(header::CONTENT_DISPOSITION).is_none(),
+            "{path}: no Content-Disposition, as nginx"
+        );
+    }
+}
