@@ -149,6 +149,8 @@ pub struct Resource {
     /// right referral among same-named objects).
     pub prefixes: Vec<String>,
     pub suffixes: Vec<String>,
+    /// Vars whose `objref` named this object where they were declared.
+    pub ref_var_names: Vec<String>,
 }
 
 impl Resource {
@@ -160,6 +162,7 @@ impl Resource {
             needs_hash: false,
             prefixes: Vec::new(),
             suffixes: Vec::new(),
+            ref_var_names: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {

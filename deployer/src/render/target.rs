@@ -130,6 +130,7 @@ fn copy_merge_meta(r: &mut Resource, old: &Resource) {
     r.needs_hash = r.needs_hash && old.needs_hash;
     r.prev_ids = old.prev_ids.clone();
     r.prefixes = old.prefixes.clone();
+    r.ref_var_names = old.ref_var_names.clone();
     r.suffixes = old.suffixes.clone();
 }
 
@@ -234,7 +235,26 @@ impl<'a> Target<'a> {
             acc = t.accumulate(acc)?;
         }
         self.run_transformers(&mut acc)?;
-        acc.vars.extend(self.k.vars.iter().cloned());
+        // kustomize `MergeVars`: a var binds to its object at the level declaring it.
+        for var in &self.k.vars {
+            let name = var.str_at(&["name"]).unwrap_or("");
+            if acc.vars.iter().any(|v| v.str_at(&["name"]) == Some(name)) {
+                return Err(self.invalid(format!("var '{name}' already encountered")));
+            }
+            let matched: Vec<usize> = (0..acc.resources.len())
+                .filter(|&i| super::vars::objref_matches(var, &acc.resources[i]))
+                .collect();
+            if matched.len() > 1 {
+                return Err(self.invalid(format!(
+                    "found {} resId matches for var {name} (unable to disambiguate)",
+                    matched.len()
+                )));
+            }
+            if let Some(&i) = matched.first() {
+                acc.resources[i].ref_var_names.push(name.to_string());
+            }
+            acc.vars.push(var.clone());
+        }
         Ok(acc)
     }
 
@@ -268,7 +288,13 @@ impl<'a> Target<'a> {
         if let Some(tc) = &sub_acc.config {
             acc.config().merge(tc);
         }
-        acc.vars.extend(sub_acc.vars);
+        for v in sub_acc.vars {
+            let name = v.str_at(&["name"]).unwrap_or("");
+            if acc.vars.iter().any(|x| x.str_at(&["name"]) == Some(name)) {
+                return Err(self.invalid(format!("var '{name}' already encountered")));
+            }
+            acc.vars.push(v);
+        }
         for r in sub_acc.resources {
             acc.append(r, self.file())?;
         }

@@ -145,6 +145,23 @@ fn replace_in(
     }
 }
 
+/// Whether a var's `objref` names `r` (by current or previous id; group/version are
+/// compared only when the objref gives them).
+pub fn objref_matches(var: &Value, r: &Resource) -> bool {
+    let kind = var.str_at(&["objref", "kind"]).unwrap_or("");
+    let obj_name = var.str_at(&["objref", "name"]).unwrap_or("");
+    let api = var.str_at(&["objref", "apiVersion"]).unwrap_or("");
+    let ns = var.str_at(&["objref", "namespace"]).unwrap_or("");
+    std::iter::once(r.cur_id())
+        .chain(r.prev_ids.iter().cloned())
+        .any(|id| {
+            id.name == obj_name
+                && id.gvk.kind == kind
+                && (api.is_empty() || id.gvk.api_version() == api)
+                && (ns.is_empty() || id.effective_namespace() == ns)
+        })
+}
+
 pub fn resolve(
     resources: &mut [Resource],
     vars: &[Value],
@@ -153,43 +170,15 @@ pub fn resolve(
     let mut values: HashMap<String, Value> = HashMap::new();
     for var in vars {
         let name = var.str_at(&["name"]).ok_or("a var has no name")?;
-        if values.contains_key(name) {
-            return Err(format!("var '{name}' already encountered"));
-        }
-        let kind = var.str_at(&["objref", "kind"]).unwrap_or("");
-        let obj_name = var.str_at(&["objref", "name"]).unwrap_or("");
-        let api = var.str_at(&["objref", "apiVersion"]).unwrap_or("");
-        let ns = var.str_at(&["objref", "namespace"]).unwrap_or("");
         let path = var
             .str_at(&["fieldref", "fieldpath"])
             .unwrap_or("metadata.name");
-        let found: Vec<&Resource> = resources
+        let r = resources
             .iter()
-            .filter(|r| {
-                std::iter::once(r.cur_id())
-                    .chain(r.prev_ids.iter().cloned())
-                    .any(|id| {
-                        id.name == obj_name
-                            && id.gvk.kind == kind
-                            && (api.is_empty() || id.gvk.api_version() == api)
-                            && (ns.is_empty() || id.effective_namespace() == ns)
-                    })
-            })
-            .collect();
-        let r = match found.as_slice() {
-            [r] => r,
-            [] => {
-                return Err(format!(
-                    "var '{name}' cannot be mapped to a field in the set of known resources"
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "found {} resId matches for var {name} (unable to disambiguate)",
-                    found.len()
-                ));
-            }
-        };
+            .find(|r| r.ref_var_names.iter().any(|n| n == name))
+            .ok_or_else(|| {
+                format!("var '{name}' cannot be mapped to a field in the set of known resources")
+            })?;
         let v = get_field(&r.obj, path).ok_or_else(|| {
             format!("field specified in var '{name}' not found in corresponding resource")
         })?;
