@@ -6,6 +6,7 @@
 //! why the output has sorted keys, normalised quoting and 80-column folding: `yaml.rs`
 //! reproduces it, and everything else works on the plain [`value::Value`] tree.
 
+mod accumulator;
 mod emit;
 mod error;
 mod fieldspec;
@@ -16,6 +17,7 @@ mod namereference;
 mod order;
 mod patch_json6902;
 mod patch_smp;
+mod patches;
 mod plugins;
 mod replacements;
 mod resource;

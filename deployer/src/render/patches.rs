@@ -1,0 +1,161 @@
+//! Patch entries (`patches`, `patchesStrategicMerge`, `patchesJson6902`) and target
+//! selection (kustomize `ResMap.Select`).
+
+use super::RenderError;
+use super::accumulator::{Accumulator, parse_resources};
+use super::kustomization::{PatchSpec, Selector};
+use super::resource::Resource;
+use super::target::Target;
+use super::{patch_json6902, patch_smp};
+
+impl Target<'_> {
+    /// One `patches`/`patchesStrategicMerge`/`patchesJson6902` entry.
+    pub fn apply_patch(
+        &self,
+        acc: &mut Accumulator,
+        p: &PatchSpec,
+        field: &str,
+    ) -> Result<(), RenderError> {
+        let bad = |m: String| RenderError::InvalidField {
+            file: self.file().into(),
+            field: field.into(),
+            message: m,
+        };
+        let text = match (&p.path, &p.patch) {
+            (Some(_), Some(_)) => {
+                return Err(bad("patch and path can't be set at the same time".into()));
+            }
+            (None, None) => return Err(bad("must specify one of patch and path".into())),
+            (Some(path), None) => self.ldr.load(path, self.file())?,
+            (None, Some(inline)) => inline.clone(),
+        };
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(bad("empty patch".into()));
+        }
+        let ops = patch_json6902::parse_ops(trimmed);
+        if field == "patchesJson6902" || ops.is_ok() {
+            let ops = ops.map_err(&bad)?;
+            let Some(target) = &p.target else {
+                return Err(bad("must specify a target for JSON patch".into()));
+            };
+            let idx = select(&acc.resources, target).map_err(&bad)?;
+            for i in idx {
+                let r = &mut acc.resources[i];
+                r.store_previous_id();
+                patch_json6902::apply(&mut r.obj, &ops)
+                    .map_err(|m| bad(format!("{m} (in {})", r.cur_id().describe())))?;
+            }
+            return Ok(());
+        }
+        let patches = parse_resources(trimmed, field).map_err(|e| bad(e.to_string()))?;
+        if p.target.is_some() && patches.len() > 1 {
+            return Err(bad(
+                "Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set `patches.target` field".into(),
+            ));
+        }
+        for patch in patches {
+            let idx = match &p.target {
+                Some(t) => select(&acc.resources, t).map_err(&bad)?,
+                None => {
+                    let id = patch.org_id();
+                    let m: Vec<usize> = acc
+                        .resources
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.any_id_matches(&id))
+                        .map(|(i, _)| i)
+                        .collect();
+                    if m.len() != 1 {
+                        return Err(bad(format!(
+                            "no resource matches strategic merge patch \"{}\" ({} matches): failed to find unique target for patch",
+                            id.describe(),
+                            m.len()
+                        )));
+                    }
+                    m
+                }
+            };
+            let mut deleted = Vec::new();
+            for i in idx {
+                let r = &mut acc.resources[i];
+                let (name, ns, kind) = (
+                    r.name().to_string(),
+                    r.namespace().to_string(),
+                    r.kind().to_string(),
+                );
+                if p.allow_name_change || p.allow_kind_change {
+                    r.store_previous_id();
+                }
+                let mut pv = patch.obj.clone();
+                if let Some(m) = pv.as_map_mut() {
+                    // The patch is applied as if it had the target's group/version.
+                    m.insert("apiVersion".into(), r.api_version().into());
+                }
+                let schema = patch_smp::has_builtin_schema(r.api_version(), r.kind());
+                let keep = patch_smp::apply(&mut r.obj, &pv, schema).map_err(&bad)?;
+                if !keep || r.is_empty() {
+                    deleted.push(i);
+                    continue;
+                }
+                if !p.allow_kind_change
+                    && let Some(m) = r.obj.as_map_mut()
+                {
+                    m.insert("kind".into(), kind.into());
+                }
+                if !p.allow_name_change {
+                    r.set_name(&name);
+                }
+                r.set_namespace(&ns);
+            }
+            for i in deleted.into_iter().rev() {
+                acc.resources.remove(i);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// kustomize `ResMap.Select`: regex (anchored) matches on group/version/kind/name/
+/// namespace (original or current), plus label and annotation selectors.
+pub fn select(resources: &[Resource], s: &Selector) -> Result<Vec<usize>, String> {
+    let re = |p: &str| -> Result<Option<regex::Regex>, String> {
+        if p.is_empty() {
+            return Ok(None);
+        }
+        regex::Regex::new(&format!("^(?:{p})$"))
+            .map(Some)
+            .map_err(|e| e.to_string())
+    };
+    let (g, v, k, n, ns) = (
+        re(&s.group)?,
+        re(&s.version)?,
+        re(&s.kind)?,
+        re(&s.name)?,
+        re(&s.namespace)?,
+    );
+    let ok = |r: &Option<regex::Regex>, t: &str| r.as_ref().is_none_or(|r| r.is_match(t));
+    let labels = super::selector::parse(&s.label_selector)?;
+    let annos = super::selector::parse(&s.annotation_selector)?;
+    let mut out = Vec::new();
+    for (i, r) in resources.iter().enumerate() {
+        let (cur, org) = (r.cur_id(), r.org_id());
+        if !ok(&ns, org.effective_namespace()) && !ok(&ns, cur.effective_namespace()) {
+            continue;
+        }
+        if !ok(&n, &org.name) && !ok(&n, &cur.name) {
+            continue;
+        }
+        let gvk = r.gvk();
+        if !ok(&g, &gvk.group) || !ok(&v, &gvk.version) || !ok(&k, &gvk.kind) {
+            continue;
+        }
+        if !super::selector::matches(&labels, &r.labels())
+            || !super::selector::matches(&annos, &r.annotations())
+        {
+            continue;
+        }
+        out.push(i);
+    }
+    Ok(out)
+}
