@@ -327,6 +327,15 @@ fn agent_rbac_is_namespaced_and_has_no_wildcards_or_secrets() {
             }
         }
     }
+    let namespaces: Vec<_> = docs
+        .iter()
+        .filter(|d| d["kind"].as_str() == Some("Namespace"))
+        .collect();
+    assert_eq!(namespaces.len(), 4);
+    for ns in namespaces {
+        let enforce = ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"].as_str();
+        assert_eq!(enforce, Some("restricted"), "{:?}", ns["metadata"]["name"]);
+    }
     let agent = find(&docs, "Deployment", "deployer-agent");
     assert_eq!(
         agent["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
