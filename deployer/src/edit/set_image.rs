@@ -366,7 +366,9 @@ fn add_entry(
             };
             let splice = match next {
                 Some(next) => {
-                    let at = line_start(text, next.node.start);
+                    // Before the comment lines that introduce the next entry, so they stay
+                    // with the entry they describe.
+                    let at = above_comments(text, line_start(text, next.node.start));
                     Splice {
                         start: at,
                         end: at,
@@ -564,6 +566,18 @@ fn looks_numeric(value: &str) -> bool {
     }
     let complete_exponent = !exponent || lower.ends_with(|c: char| c.is_ascii_digit());
     digits > 0 && dots <= 1 && complete_exponent
+}
+
+/// Moves a line start up over the comment-only lines directly above it.
+fn above_comments(text: &str, mut at: usize) -> usize {
+    while at > 0 {
+        let prev = line_start(text, at - 1);
+        if !text[prev..at].trim_start().starts_with('#') {
+            break;
+        }
+        at = prev;
+    }
+    at
 }
 
 fn line_start(text: &str, at: usize) -> usize {

@@ -155,7 +155,7 @@ fn unknown_name_is_added_in_name_order_with_the_neighbours_layout() {
     let worker =
         "    -   name: zz-worker\n        newTag: v3\n        newName: acr.example.io/worker\n";
     let expected = COMMENTED
-        .replace("    # the site\n", &format!("    # the site\n{cache}"))
+        .replace("    # the site\n", &format!("{cache}    # the site\n"))
         .replace(
             "        newTag: 0.1.0   # plain\n",
             &format!("        newTag: 0.1.0   # plain\n{worker}"),
