@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# frontend-server vs nginx with the seed's configuration (bench/nginx/seed.conf): same
+# site files, same api, same machine, one run. Results go to stdout (a Markdown table)
+# and, if given, to RESULTS_MD.
+#
+# Usage: bench/frontend/run.sh [RESULTS_MD]      (BENCH_SECONDS=10 by default)
+# Needs: cargo, wrk, /usr/sbin/nginx, node (precompressing the generated bundle), python3;
+#        the site is built first if site/public has no index.html.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+
+for tool in cargo wrk python3 node; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "bench: '$tool' not found on PATH" >&2; exit 1; }
+done
+[ -x /usr/sbin/nginx ] || { echo "bench: /usr/sbin/nginx missing (apt-get install nginx)" >&2; exit 1; }
+
+if [ ! -f site/public/index.html ]; then
+  bash scripts/build-site.sh
+fi
+
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+cargo build --release --locked -p frontend-server -p api
+python3 bench/frontend/bench.py "$target_dir" "$repo/site/public" "${1:-}"
