@@ -128,6 +128,9 @@ fn copy_merge_meta(r: &mut Resource, old: &Resource) {
     r.prev_ids = old.prev_ids.clone();
     r.prefixes = old.prefixes.clone();
     r.ref_var_names = old.ref_var_names.clone();
+    if old.origin.is_some() {
+        r.origin = old.origin.clone();
+    }
     r.suffixes = old.suffixes.clone();
 }
 

@@ -15,6 +15,7 @@ mod kustomization;
 mod loader;
 mod namereference;
 mod order;
+mod origin;
 mod patch_json6902;
 mod patch_smp;
 mod patches;
@@ -85,6 +86,7 @@ pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
             "config.kubernetes.io/local-config",
         ]) != Some("true")
     });
+    origin::finish(&mut acc.resources, &top.build_metadata);
     for r in acc.resources.iter_mut() {
         normalise_annotations(&mut r.obj);
     }

@@ -151,6 +151,9 @@ pub struct Resource {
     pub suffixes: Vec<String>,
     /// Vars whose `objref` named this object where they were declared.
     pub ref_var_names: Vec<String>,
+    /// `buildMetadata` tracking: where it came from, which transformers ran on it.
+    pub origin: Option<super::origin::Origin>,
+    pub transformations: Vec<super::origin::Origin>,
 }
 
 impl Resource {
@@ -163,6 +166,8 @@ impl Resource {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             ref_var_names: Vec::new(),
+            origin: None,
+            transformations: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {

@@ -13,13 +13,56 @@ pub struct Target<'a> {
     pub ldr: Loader,
     pub k: Kustomization,
     pub opts: &'a super::RenderOptions,
+    /// The top kustomization's `buildMetadata` (kustomize hands it down to bases).
+    pub build_metadata: Vec<String>,
+    /// This directory relative to the top one, when origins are tracked.
+    pub origin_dir: Option<String>,
 }
 
 impl<'a> Target<'a> {
     pub fn load(ldr: Loader, opts: &'a super::RenderOptions) -> Result<Target<'a>, RenderError> {
         let (path, text) = ldr.kustomization_file()?;
         let k = Kustomization::parse(&path.display().to_string(), &text)?;
-        Ok(Target { ldr, k, opts })
+        let build_metadata = k.build_metadata.clone();
+        let origin_dir = (!build_metadata.is_empty()).then(String::new);
+        Ok(Target {
+            ldr,
+            k,
+            opts,
+            build_metadata,
+            origin_dir,
+        })
+    }
+
+    /// A base or component directory of this target.
+    pub fn child(&self, rel: &str) -> Result<Target<'a>, RenderError> {
+        let sub = self.ldr.sub_loader(rel, self.file())?;
+        let mut t = Target::load(sub, self.opts)?;
+        t.build_metadata = self.build_metadata.clone();
+        t.origin_dir = self
+            .origin_dir
+            .as_ref()
+            .map(|d| super::origin::join(d, rel));
+        Ok(t)
+    }
+
+    /// The origin of what this kustomization's builtin plugin `kind` configures.
+    fn plugin_origin(&self, kind: &str) -> Option<super::origin::Origin> {
+        let dir = self.origin_dir.as_ref()?;
+        let name = std::path::Path::new(&self.k.file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Some(super::origin::Origin::builtin(
+            super::origin::join(dir, &name),
+            kind,
+        ))
+    }
+
+    fn ran(&self, acc: &mut Accumulator, kind: &str) {
+        if let Some(o) = self.plugin_origin(kind) {
+            super::origin::record_transformer(&mut acc.resources, &o);
+        }
     }
 
     pub fn file(&self) -> &str {
@@ -61,8 +104,7 @@ impl<'a> Target<'a> {
         }
         self.run_generators(&mut acc)?;
         for c in &self.k.components {
-            let sub = self.ldr.sub_loader(c, self.file())?;
-            let t = Target::load(sub, self.opts)?;
+            let t = self.child(c)?;
             if t.k.kind != "Component" {
                 return Err(self.invalid(format!(
                     "expected kind 'Component' for path '{c}' but got '{}'",
@@ -105,7 +147,13 @@ impl<'a> Target<'a> {
         let full = super::loader::clean(&self.ldr.root.join(path));
         if full.is_file() {
             let text = self.ldr.load(path, self.file())?;
-            for r in parse_resources(&text, &full.display().to_string())? {
+            for mut r in parse_resources(&text, &full.display().to_string())? {
+                if let Some(dir) = &self.origin_dir {
+                    r.origin = Some(super::origin::Origin {
+                        path: super::origin::join(dir, path),
+                        ..Default::default()
+                    });
+                }
                 acc.append(r, self.file())?;
             }
             return Ok(());
@@ -116,8 +164,7 @@ impl<'a> Target<'a> {
                 full.display()
             )));
         }
-        let sub = self.ldr.sub_loader(path, self.file())?;
-        let t = Target::load(sub, self.opts)?;
+        let t = self.child(path)?;
         if t.k.kind == "Component" {
             return Err(self.invalid(format!("expected kind != 'Component' for path '{path}'")));
         }
@@ -141,11 +188,13 @@ impl<'a> Target<'a> {
     fn run_generators(&self, acc: &mut Accumulator) -> Result<(), RenderError> {
         let global = self.k.generator_options.as_ref();
         for args in &self.k.config_map_generator {
-            let r = generators::generate(args, global, false, &self.ldr, self.file())?;
+            let mut r = generators::generate(args, global, false, &self.ldr, self.file())?;
+            r.origin = self.plugin_origin("ConfigMapGenerator");
             acc.absorb(r, self.file())?;
         }
         for args in &self.k.secret_generator {
-            let r = generators::generate(args, global, true, &self.ldr, self.file())?;
+            let mut r = generators::generate(args, global, true, &self.ldr, self.file())?;
+            r.origin = self.plugin_origin("SecretGenerator");
             acc.absorb(r, self.file())?;
         }
         for g in &self.k.generators {
@@ -161,8 +210,7 @@ impl<'a> Target<'a> {
     pub fn plugin_configs(&self, entry: &str, field: &str) -> Result<Vec<Value>, RenderError> {
         let inline = entry.contains('\n') || entry.trim_start().starts_with("apiVersion");
         if !inline && self.ldr.root.join(entry).is_dir() {
-            let sub = self.ldr.sub_loader(entry, self.file())?;
-            let t = Target::load(sub, self.opts)?;
+            let t = self.child(entry)?;
             let acc = t.accumulate(Accumulator::default())?;
             return Ok(acc.resources.into_iter().map(|r| r.obj).collect());
         }
@@ -200,14 +248,28 @@ impl<'a> Target<'a> {
                 "patchesStrategicMerge",
             )?;
         }
+        if !k.patches_strategic_merge.is_empty() {
+            self.ran(acc, "PatchStrategicMergeTransformer");
+        }
         for p in &k.patches {
             self.apply_patch(acc, p, "patches")?;
+            self.ran(acc, "PatchTransformer");
         }
-        transformers::namespace(&mut acc.resources, &k.namespace, &tc.namespace).map_err(wrap)?;
-        transformers::prefix_suffix(&mut acc.resources, &k.name_prefix, &tc.name_prefix, true)
-            .map_err(wrap)?;
-        transformers::prefix_suffix(&mut acc.resources, &k.name_suffix, &tc.name_suffix, false)
-            .map_err(wrap)?;
+        if !k.namespace.is_empty() {
+            transformers::namespace(&mut acc.resources, &k.namespace, &tc.namespace)
+                .map_err(wrap)?;
+            self.ran(acc, "NamespaceTransformer");
+        }
+        if !k.name_prefix.is_empty() {
+            transformers::prefix_suffix(&mut acc.resources, &k.name_prefix, &tc.name_prefix, true)
+                .map_err(wrap)?;
+            self.ran(acc, "PrefixTransformer");
+        }
+        if !k.name_suffix.is_empty() {
+            transformers::prefix_suffix(&mut acc.resources, &k.name_suffix, &tc.name_suffix, false)
+                .map_err(wrap)?;
+            self.ran(acc, "SuffixTransformer");
+        }
         for l in &k.labels {
             let mut specs: Vec<FieldSpec> = Vec::new();
             for f in &l.field_specs {
@@ -234,26 +296,37 @@ impl<'a> Target<'a> {
                 }]);
             }
             transformers::set_entries(&mut acc.resources, &l.pairs, &specs).map_err(wrap)?;
+            self.ran(acc, "LabelTransformer");
         }
-        transformers::set_entries(&mut acc.resources, &k.common_labels, &tc.common_labels)
+        if !k.labels.is_empty() || !k.common_labels.is_empty() {
+            transformers::set_entries(&mut acc.resources, &k.common_labels, &tc.common_labels)
+                .map_err(wrap)?;
+            self.ran(acc, "LabelTransformer");
+        }
+        if !k.common_annotations.is_empty() {
+            transformers::set_entries(
+                &mut acc.resources,
+                &k.common_annotations,
+                &tc.common_annotations,
+            )
             .map_err(wrap)?;
-        transformers::set_entries(
-            &mut acc.resources,
-            &k.common_annotations,
-            &tc.common_annotations,
-        )
-        .map_err(wrap)?;
+            self.ran(acc, "AnnotationsTransformer");
+        }
         for p in &k.patches_json6902 {
             self.apply_patch(acc, p, "patchesJson6902")?;
+            self.ran(acc, "PatchJson6902Transformer");
         }
         for (name, count) in &k.replicas {
             transformers::replicas(&mut acc.resources, name, *count, &tc.replicas).map_err(wrap)?;
+            self.ran(acc, "ReplicaCountTransformer");
         }
         for img in &k.images {
             transformers::images(&mut acc.resources, img, &tc.images).map_err(wrap)?;
+            self.ran(acc, "ImageTagTransformer");
         }
         if !k.replacements.is_empty() {
             replacements::run(self, &mut acc.resources, &k.replacements)?;
+            self.ran(acc, "ReplacementTransformer");
         }
         for t in &k.transformers {
             for cfg in self.plugin_configs(t, "transformers")? {
