@@ -497,3 +497,88 @@ fn promote_with_git_branch_commits_only_prod_and_lists_the_references() {
         before
     );
 }
+
+/// Model check: for many files × argument lists, the edited file parses, and its entries are
+/// exactly what kustomize's semantics give (apply each argument to a name → entry map), with
+/// every pre-existing entry still in its place.
+#[test]
+fn edits_agree_with_the_kustomize_model_on_many_inputs() {
+    let overlay = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../config-repo/overlays/prod/kustomization.yaml"),
+    )
+    .unwrap();
+    let files = [
+        COMMENTED.to_string(),
+        overlay,
+        "images: [{name: api, newTag: v1}, {name: frontend, newName: r/fe, digest: sha256:0000000000000000000000000000000000000000000000000000000000000000}]\n".to_string(),
+        "resources:\n- x\n".to_string(),
+        "images:\n- newTag: \"1\" # c\n  name: api\n- name: zeta\n  newName: r/z\n".to_string(),
+    ];
+    let args = [
+        "api-service=acr.example.io/api-service:1.2.3",
+        "api-service:v2",
+        "api-service=*:v3",
+        "api-service=acr.example.io/api-service:v4@*",
+        &format!("frontend=r/fe@{DIGEST}"),
+        &format!("frontend:t1@{DIGEST}"),
+        "frontend=r/fe",
+        "api:0",
+        "api=r/api",
+        "new-one=r/new:v1",
+        "aaa:1e5",
+        "zeta=*:*",
+    ];
+    let mut checked = 0;
+    for file in &files {
+        for a in 0..args.len() {
+            for b in 0..args.len() {
+                let list = [args[a], args[b]];
+                let (out, _) =
+                    set_image::apply_to_text(Path::new("k.yaml"), file, &specs(&list), false)
+                        .unwrap();
+                let before = edit::kustomization::parse(Path::new("k.yaml"), file).unwrap();
+                let after =
+                    edit::kustomization::parse(Path::new("k.yaml"), &out).unwrap_or_else(|e| {
+                        panic!("{list:?} on\n{file}\nproduced invalid YAML:\n{out}\n{e}")
+                    });
+                // The model: entries by name, each argument applied in turn.
+                let mut model: Vec<edit::ImageEntry> =
+                    before.images.iter().map(|i| i.entry.clone()).collect();
+                for spec in specs(&list) {
+                    match model.iter_mut().find(|e| e.name == spec.name) {
+                        Some(e) => *e = edit::ImageEntry::apply(Some(e), &spec),
+                        None => model.push(edit::ImageEntry::apply(None, &spec)),
+                    }
+                }
+                let mut got: Vec<_> = after.images.iter().map(|i| i.entry.clone()).collect();
+                // Pre-existing entries keep their relative order.
+                let old_names: Vec<_> =
+                    before.images.iter().map(|i| i.entry.name.clone()).collect();
+                let kept: Vec<_> = got
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .filter(|n| old_names.contains(n))
+                    .collect();
+                assert_eq!(kept, old_names, "{list:?}\n{out}");
+                got.sort_by(|x, y| x.name.cmp(&y.name));
+                model.sort_by(|x, y| x.name.cmp(&y.name));
+                assert_eq!(got, model, "{list:?} on\n{file}\n->\n{out}");
+                // Lines that mention no image field are untouched, in order.
+                let keep = |t: &str| -> Vec<String> {
+                    t.lines()
+                        .filter(|l| {
+                            !["name:", "newName:", "newTag:", "digest:", "images:"]
+                                .iter()
+                                .any(|k| l.contains(k))
+                        })
+                        .map(str::to_string)
+                        .collect()
+                };
+                assert_eq!(keep(&out), keep(file), "{list:?}\n{out}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, files.len() * args.len() * args.len());
+}
