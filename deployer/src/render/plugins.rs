@@ -97,10 +97,45 @@ pub fn generate(t: &Target, acc: &mut Accumulator, cfg: &Value) -> Result<(), Re
     let secret = match cfg.str_at(&["kind"]) {
         Some("ConfigMapGenerator") => false,
         Some("SecretGenerator") => true,
+        Some("IAMPolicyGenerator") => return iam_policy(t, acc, cfg),
         _ => return Err(unsupported(t, "generators", cfg)),
     };
     let r = generators::generate(&gen_args(cfg), None, secret, &t.ldr, &t.k.file)?;
     acc.absorb(r, &t.k.file)
+}
+
+/// builtin `IAMPolicyGenerator` (GKE only): a ServiceAccount bound to a Google service
+/// account through the `iam.gke.io/gcp-service-account` annotation.
+fn iam_policy(t: &Target, acc: &mut Accumulator, cfg: &Value) -> Result<(), RenderError> {
+    let s = |p: &[&str]| cfg.str_at(p).unwrap_or("").to_string();
+    if s(&["cloud"]) != "gke" {
+        return Err(RenderError::InvalidField {
+            file: t.k.file.clone(),
+            field: "generators: IAMPolicyGenerator.cloud".into(),
+            message: format!("cloud provider {} not supported yet", s(&["cloud"])),
+        });
+    }
+    let mut meta = super::value::Map::new();
+    let mut annos = super::value::Map::new();
+    annos.insert(
+        "iam.gke.io/gcp-service-account".into(),
+        Value::Str(format!(
+            "{}@{}.iam.gserviceaccount.com",
+            s(&["serviceAccount", "name"]),
+            s(&["serviceAccount", "projectId"])
+        )),
+    );
+    meta.insert("annotations".into(), Value::Map(annos));
+    meta.insert("name".into(), Value::Str(s(&["kubernetesService", "name"])));
+    let ns = s(&["kubernetesService", "namespace"]);
+    if !ns.is_empty() {
+        meta.insert("namespace".into(), Value::Str(ns));
+    }
+    let mut obj = super::value::Map::new();
+    obj.insert("apiVersion".into(), "v1".into());
+    obj.insert("kind".into(), "ServiceAccount".into());
+    obj.insert("metadata".into(), Value::Map(meta));
+    acc.absorb(super::resource::Resource::new(Value::Map(obj)), &t.k.file)
 }
 
 pub fn transform(t: &Target, acc: &mut Accumulator, cfg: &Value) -> Result<(), RenderError> {
