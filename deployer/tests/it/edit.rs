@@ -277,30 +277,36 @@ fn bad_yaml_is_reported_with_file_and_line() {
 }
 
 /// kubectl's embedded kustomize must read what set-image wrote: the real tool is the judge.
+/// The base images carry no tag, so the rendered image is exactly the entry's reference.
 #[test]
 fn kubectl_kustomize_renders_the_image_set_image_wrote() {
     let (_tmp, repo) = config_repo_copy();
     let dev = repo.join("overlays/dev");
-    edit::set_images(
-        &dev,
-        &specs(&[
-            "api-service=acrdeliverystack.azurecr.io/api-service:1234567",
-            &format!("frontend=acrdeliverystack.azurecr.io/frontend@{DIGEST}"),
-        ]),
-        true,
-    )
-    .unwrap();
-    let out = crate::overlays::kubectl_kustomize(&dev);
-    assert!(
-        out.contains("image: acrdeliverystack.azurecr.io/api-service:1234567\n"),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!(
-            "image: acrdeliverystack.azurecr.io/frontend@{DIGEST}\n"
-        )),
-        "{out}"
-    );
+    let cases = [
+        "api-service=acrdeliverystack.azurecr.io/api-service:1234567".to_string(),
+        format!("api-service=acrdeliverystack.azurecr.io/api-service@{DIGEST}"),
+        format!("api-service:v9@{DIGEST}"),
+        "api-service:1.10".to_string(),
+    ];
+    for arg in &cases {
+        let report = edit::set_images(
+            &dev,
+            &specs(&[
+                arg.as_str(),
+                &format!("frontend=acrdeliverystack.azurecr.io/frontend@{DIGEST}"),
+            ]),
+            true,
+        )
+        .unwrap();
+        let out = crate::overlays::kubectl_kustomize(&dev);
+        for change in &report.changes {
+            let image = format!("image: {}\n", change.after.reference());
+            assert!(
+                out.contains(&image),
+                "{arg}: kubectl did not render {image}"
+            );
+        }
+    }
 }
 
 fn promote_opts(repo: &Path) -> PromoteOptions {
