@@ -28,10 +28,7 @@ fn render(args: RenderArgs) -> anyhow::Result<Status> {
         },
     };
     let yaml = render::build(&args.dir, &opts)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(yaml.as_bytes())
-        .context("writing to stdout")?;
-    out.flush().context("writing to stdout")?;
+    print_stdout(&yaml)?;
     Ok(Status::Ok)
 }
 
@@ -101,9 +98,7 @@ fn list_images(args: ImagesArgs) -> anyhow::Result<Status> {
         OutputFormat::Table => images::table(&overlays),
         OutputFormat::Json => images::json(&overlays) + "\n",
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .context("writing to stdout")?;
+    print_stdout(&text)?;
     Ok(Status::Ok)
 }
 
@@ -123,8 +118,16 @@ fn list_rendered_images(args: ImagesArgs) -> anyhow::Result<Status> {
         OutputFormat::Table => images::rendered_table(&rows),
         OutputFormat::Json => images::rendered_json(&rows) + "\n",
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .context("writing to stdout")?;
+    print_stdout(&text)?;
     Ok(Status::Ok)
+}
+
+/// Writes a command's output. A reader that went away (`deployer render . | head`) is not an
+/// error: the output was not wanted any more, as with any Unix filter.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
 }
