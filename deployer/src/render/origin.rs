@@ -81,10 +81,10 @@ fn set_annotation(r: &mut Resource, key: &str, text: String) {
 pub fn finish(resources: &mut [Resource], build_metadata: &[String]) {
     let want = |k: &str| build_metadata.iter().any(|b| b == k);
     for r in resources.iter_mut() {
-        if want("originAnnotations") {
-            if let Some(o) = r.origin.clone() {
-                set_annotation(r, "config.kubernetes.io/origin", o.lines("", ""));
-            }
+        if want("originAnnotations")
+            && let Some(o) = r.origin.clone()
+        {
+            set_annotation(r, "config.kubernetes.io/origin", o.lines("", ""));
         }
         if want("transformerAnnotations") && !r.transformations.is_empty() {
             let text: String = r
@@ -94,18 +94,18 @@ pub fn finish(resources: &mut [Resource], build_metadata: &[String]) {
                 .collect();
             set_annotation(r, "alpha.config.kubernetes.io/transformations", text);
         }
-        if want("managedByLabel") {
-            if let Some(meta) = r.metadata_mut() {
-                let slot = meta.entry("labels".to_string()).or_insert(Value::Null);
-                if !matches!(slot, Value::Map(_)) {
-                    *slot = Value::Map(Default::default());
-                }
-                if let Value::Map(m) = slot {
-                    m.insert(
-                        "app.kubernetes.io/managed-by".into(),
-                        Value::Str("kustomize-v5.5.0".into()),
-                    );
-                }
+        if want("managedByLabel")
+            && let Some(meta) = r.metadata_mut()
+        {
+            let slot = meta.entry("labels".to_string()).or_insert(Value::Null);
+            if !matches!(slot, Value::Map(_)) {
+                *slot = Value::Map(Default::default());
+            }
+            if let Value::Map(m) = slot {
+                m.insert(
+                    "app.kubernetes.io/managed-by".into(),
+                    Value::Str("kustomize-v5.5.0".into()),
+                );
             }
         }
     }

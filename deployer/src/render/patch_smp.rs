@@ -5,6 +5,50 @@
 //! schema, so lists inside custom resources are replaced too.
 
 use super::value::{Map, Value};
+use serde_json::Value as J;
+
+/// A position in a custom OpenAPI document (`openapi: {path: ...}`): the document root
+/// (for `$ref`s) and the schema of the current value.
+type Js<'a> = Option<(&'a J, &'a J)>;
+
+fn deref<'a>(root: &'a J, mut node: &'a J) -> &'a J {
+    for _ in 0..32 {
+        let Some(r) = node.get("$ref").and_then(J::as_str) else {
+            break;
+        };
+        let Some(name) = r.strip_prefix("#/definitions/") else {
+            break;
+        };
+        match root.get("definitions").and_then(|d| d.get(name)) {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    node
+}
+
+fn js_prop<'a>(js: Js<'a>, key: &str) -> Js<'a> {
+    let (root, node) = js?;
+    let child = node.get("properties")?.get(key)?;
+    Some((root, deref(root, child)))
+}
+
+/// The definition of a group/version/kind in a custom OpenAPI document, found through
+/// `x-kubernetes-group-version-kind` as kyaml does.
+pub fn custom_definition<'a>(doc: &'a J, group: &str, version: &str, kind: &str) -> Option<&'a J> {
+    let defs = doc.get("definitions")?.as_object()?;
+    defs.values().find(|d| {
+        d.get("x-kubernetes-group-version-kind")
+            .and_then(J::as_array)
+            .is_some_and(|gvks| {
+                gvks.iter().any(|g| {
+                    g.get("group").and_then(J::as_str) == Some(group)
+                        && g.get("version").and_then(J::as_str) == Some(version)
+                        && g.get("kind").and_then(J::as_str) == Some(kind)
+                })
+            })
+    })
+}
 
 /// Merge keys of list fields in built-in Kubernetes types, by field name; `ports` depends
 /// on whether it belongs to a container (`containerPort`) or a Service (`port`).
@@ -62,7 +106,19 @@ pub fn has_builtin_schema(api_version: &str, kind: &str) -> bool {
 const DIRECTIVE: &str = "$patch";
 
 /// Applies `patch` to `target`. Returns `false` when the patch deletes the whole object.
+#[cfg(test)]
 pub fn apply(target: &mut Value, patch: &Value, schema: bool) -> Result<bool, String> {
+    apply_with(target, patch, schema, None)
+}
+
+/// Like [`apply`], with the resource's definition in a custom OpenAPI document, whose
+/// `x-kubernetes-patch-merge-key`/`-strategy` then decide how lists merge.
+pub fn apply_with(
+    target: &mut Value,
+    patch: &Value,
+    schema: bool,
+    custom: Js<'_>,
+) -> Result<bool, String> {
     if let Some(d) = patch.str_at(&[DIRECTIVE]) {
         match d {
             "delete" => return Ok(false),
@@ -78,7 +134,7 @@ pub fn apply(target: &mut Value, patch: &Value, schema: bool) -> Result<bool, St
             other => return Err(format!("unknown patch directive {DIRECTIVE}: {other}")),
         }
     }
-    merge_value(target, patch, schema, "", false, false)?;
+    merge_value(target, patch, schema, "", false, false, custom)?;
     Ok(true)
 }
 
@@ -109,21 +165,30 @@ fn merge_value(
     field: &str,
     in_service_spec: bool,
     is_service_spec: bool,
+    js: Js<'_>,
 ) -> Result<(), String> {
     let service_spec = in_service_spec;
     match (dest, src) {
-        (Value::Map(d), Value::Map(s)) => merge_map(d, s, schema, is_service_spec),
+        (Value::Map(d), Value::Map(s)) => merge_map(d, s, schema, is_service_spec, js),
         (Value::Seq(d), Value::Seq(s)) => {
-            let key = if schema {
-                merge_key(field, service_spec)
-            } else {
-                None
+            let (key, items_js): (Option<&str>, Js<'_>) = match js {
+                Some((root, arr)) => {
+                    let merge = arr
+                        .get("x-kubernetes-patch-strategy")
+                        .and_then(J::as_str)
+                        .is_some_and(|st| st.split(',').any(|x| x == "merge"));
+                    let k = arr.get("x-kubernetes-patch-merge-key").and_then(J::as_str);
+                    let items = arr.get("items").map(|i| (root, deref(root, i)));
+                    (if merge { k } else { None }, items)
+                }
+                None if schema => (merge_key(field, service_spec), None),
+                None => (None, None),
             };
             match key {
                 Some(k) if s.iter().chain(d.iter()).all(|e| matches!(e, Value::Map(_))) => {
-                    merge_assoc(d, s, k, schema)
+                    merge_assoc(d, s, k, schema, items_js)
                 }
-                _ if schema && is_scalar_set(field) => {
+                _ if schema && js.is_none() && is_scalar_set(field) => {
                     for item in s {
                         if !d.contains(item) {
                             d.push(item.clone());
@@ -153,7 +218,13 @@ fn merge_value(
     }
 }
 
-fn merge_map(d: &mut Map, s: &Map, schema: bool, this_is_service_spec: bool) -> Result<(), String> {
+fn merge_map(
+    d: &mut Map,
+    s: &Map,
+    schema: bool,
+    this_is_service_spec: bool,
+    js: Js<'_>,
+) -> Result<(), String> {
     let is_service = d.get("kind").and_then(Value::as_str) == Some("Service");
     for (k, sv) in s {
         if k == DIRECTIVE {
@@ -186,6 +257,7 @@ fn merge_map(d: &mut Map, s: &Map, schema: bool, this_is_service_spec: bool) -> 
                 k,
                 this_is_service_spec,
                 is_service && k == "spec",
+                js_prop(js, k),
             )?,
             _ => {
                 let mut v = sv.clone();
@@ -202,7 +274,13 @@ fn merge_map(d: &mut Map, s: &Map, schema: bool, this_is_service_spec: bool) -> 
 /// with their match), then the destination's other elements in their order. A
 /// `$patch: delete` element removes its match; patch elements without the key are
 /// ignored.
-fn merge_assoc(d: &mut Vec<Value>, s: &[Value], key: &str, schema: bool) -> Result<(), String> {
+fn merge_assoc(
+    d: &mut Vec<Value>,
+    s: &[Value],
+    key: &str,
+    schema: bool,
+    js: Js<'_>,
+) -> Result<(), String> {
     let mut out: Vec<Value> = Vec::with_capacity(d.len() + s.len());
     let mut used = vec![false; d.len()];
     let mut seen: Vec<&Value> = Vec::new();
@@ -228,7 +306,7 @@ fn merge_assoc(d: &mut Vec<Value>, s: &[Value], key: &str, schema: bool) -> Resu
             (Some(p), _) => {
                 let mut merged = d[p].clone();
                 if let (Value::Map(dm), Value::Map(sm)) = (&mut merged, item) {
-                    merge_map(dm, sm, schema, false)?;
+                    merge_map(dm, sm, schema, false, js)?;
                 }
                 out.push(merged);
             }

@@ -93,7 +93,13 @@ impl Target<'_> {
                     m.insert("apiVersion".into(), r.api_version().into());
                 }
                 let schema = patch_smp::has_builtin_schema(r.api_version(), r.kind());
-                let keep = patch_smp::apply(&mut r.obj, &pv, schema).map_err(&bad)?;
+                let custom_doc = self.schema.borrow().clone();
+                let gvk = r.gvk();
+                let custom = custom_doc.as_deref().and_then(|doc| {
+                    patch_smp::custom_definition(doc, &gvk.group, &gvk.version, &gvk.kind)
+                        .map(|d| (doc, d))
+                });
+                let keep = patch_smp::apply_with(&mut r.obj, &pv, schema, custom).map_err(&bad)?;
                 if !keep || r.is_empty() {
                     deleted.push(i);
                     continue;

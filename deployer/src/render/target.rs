@@ -17,6 +17,8 @@ pub struct Target<'a> {
     pub build_metadata: Vec<String>,
     /// This directory relative to the top one, when origins are tracked.
     pub origin_dir: Option<String>,
+    /// A custom OpenAPI document set by `openapi:` somewhere in the build.
+    pub schema: std::rc::Rc<std::cell::RefCell<Option<std::rc::Rc<serde_json::Value>>>>,
 }
 
 impl<'a> Target<'a> {
@@ -31,6 +33,7 @@ impl<'a> Target<'a> {
             opts,
             build_metadata,
             origin_dir,
+            schema: Default::default(),
         })
     }
 
@@ -43,6 +46,7 @@ impl<'a> Target<'a> {
             .origin_dir
             .as_ref()
             .map(|d| super::origin::join(d, rel));
+        t.schema = self.schema.clone();
         Ok(t)
     }
 
@@ -84,11 +88,30 @@ impl<'a> Target<'a> {
                 field: "crds".into(),
             });
         }
-        if self.k.openapi.is_some() {
-            return Err(RenderError::Unsupported {
-                file: self.file().into(),
-                field: "openapi".into(),
-            });
+        if let Some(oa) = &self.k.openapi {
+            // kustomize keeps one schema for the rest of the build once a kustomization
+            // sets it; only `path:` (a local JSON document) is supported.
+            if oa.get("version").is_some() && oa.get("path").is_some() {
+                return Err(RenderError::InvalidField {
+                    file: self.file().into(),
+                    field: "openapi".into(),
+                    message: "builtin version and custom schema provided, cannot use both".into(),
+                });
+            }
+            let Some(path) = oa.str_at(&["path"]) else {
+                return Err(RenderError::Unsupported {
+                    file: self.file().into(),
+                    field: "openapi (only `path` is supported)".into(),
+                });
+            };
+            let text = self.ldr.load(path, self.file())?;
+            let doc: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| RenderError::InvalidField {
+                    file: self.file().into(),
+                    field: "openapi.path".into(),
+                    message: format!("{path}: {e}"),
+                })?;
+            *self.schema.borrow_mut() = Some(std::rc::Rc::new(doc));
         }
         for path in &self.k.resources {
             self.accumulate_path(&mut acc, path)?;
