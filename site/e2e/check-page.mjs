@@ -157,25 +157,43 @@ async function launch(opts, workDir) {
   // request to a CDN or analytics host fails instead of leaving the machine.
   const hostRules = ["MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1", "EXCLUDE localhost"]
   if (!["127.0.0.1", "localhost"].includes(opts.host)) hostRules.push(`EXCLUDE ${opts.host}`)
-  return chromium.launchPersistentContext(profile, {
-    executablePath: opts.chromium,
-    headless: true,
-    // Chromium writes ~/.config and ~/.cache: keep them in the temp dir.
-    env: { ...process.env, HOME: home },
-    viewport: { width: 1100, height: 760 },
-    timeout: 30_000,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-extensions",
-      `--host-resolver-rules=${hostRules.join(", ")}`,
-    ],
-  })
+  try {
+    return await chromium.launchPersistentContext(profile, {
+      executablePath: opts.chromium,
+      headless: true,
+      // Chromium writes ~/.config and ~/.cache: keep them in the temp dir.
+      env: { ...process.env, HOME: home },
+      viewport: { width: 1100, height: 760 },
+      timeout: 30_000,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        `--host-resolver-rules=${hostRules.join(", ")}`,
+      ],
+    })
+  } catch (err) {
+    throw new CheckFailed(
+      `could not start ${opts.chromium}: ${err.message.split("\n").slice(0, 3).join(" ")}`
+    )
+  }
+}
+
+/** page.goto that turns a navigation error (refused, reset, timeout) into a failed check. */
+async function visit(page, url) {
+  let response
+  try {
+    response = await page.goto(url, { waitUntil: "load" })
+  } catch (err) {
+    throw new CheckFailed(`GET ${url} failed: ${err.message.split("\n")[0]}`)
+  }
+  if (!response) throw new CheckFailed(`GET ${url}: no response`)
+  return response
 }
 
 async function text(page, testId) {
@@ -202,8 +220,7 @@ async function settledWidgetState(page, timeoutMs) {
 }
 
 async function checkHome(page, opts, results) {
-  const response = await page.goto(`${opts.origin}/`, { waitUntil: "load" })
-  check(response, "/: no response")
+  const response = await visit(page, `${opts.origin}/`)
   const home = { httpStatus: response.status() }
   results.home = home
   check(response.ok(), `/: HTTP ${response.status()}, expected 2xx`)
@@ -250,12 +267,16 @@ async function checkHome(page, opts, results) {
 async function checkAbout(page, opts, results) {
   const about = {}
   results.about = about
-  const response = await page.goto(`${opts.origin}/about/`, { waitUntil: "load" })
-  check(response, "/about/: no response")
+  const response = await visit(page, `${opts.origin}/about/`)
   about.httpStatus = response.status()
   check(response.ok(), `/about/: HTTP ${response.status()}, expected 2xx`)
   // A real reload of the deep link, as a reader pressing F5 would.
-  const reloaded = await page.reload({ waitUntil: "load" })
+  let reloaded
+  try {
+    reloaded = await page.reload({ waitUntil: "load" })
+  } catch (err) {
+    throw new CheckFailed(`/about/: reload failed: ${err.message.split("\n")[0]}`)
+  }
   about.reloadStatus = reloaded?.status() ?? null
   check(reloaded?.ok(), `/about/: reload answered HTTP ${about.reloadStatus}, expected 2xx`)
   try {
@@ -280,8 +301,7 @@ async function checkAbout(page, opts, results) {
 async function checkNotFound(page, opts, results) {
   const notFound = {}
   results.notFound = notFound
-  const response = await page.goto(`${opts.origin}${NOT_FOUND_PATH}`, { waitUntil: "load" })
-  check(response, `${NOT_FOUND_PATH}: no response`)
+  const response = await visit(page, `${opts.origin}${NOT_FOUND_PATH}`)
   notFound.httpStatus = response.status()
   if (opts.notFoundStatus !== null) {
     check(
