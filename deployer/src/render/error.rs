@@ -15,7 +15,7 @@ pub enum RenderError {
     #[error("{dir}: no kustomization.yaml, kustomization.yml or Kustomization found")]
     MissingKustomization { dir: PathBuf },
     /// A directory has more than one kustomization file.
-    #[error("{dir}: found multiple kustomization files")]
+    #[error("Found multiple kustomization files under: {dir}")]
     MultipleKustomizations { dir: PathBuf },
     /// A YAML document could not be parsed.
     #[error("{file}: invalid YAML: {message}")]

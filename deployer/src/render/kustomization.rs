@@ -293,6 +293,40 @@ impl Ctx<'_> {
     }
 }
 
+/// Fields this renderer implements (kustomize v5.5.0's `types.Kustomization`).
+const KNOWN_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "commonAnnotations",
+    "labels",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "patches",
+    "images",
+    "imageTags",
+    "replicas",
+    "replacements",
+    "vars",
+    "sortOptions",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "configurations",
+    "generators",
+    "transformers",
+    "buildMetadata",
+    "openapi",
+    "crds",
+];
+
 /// Fields kustomize knows but this renderer does not implement.
 const UNSUPPORTED: &[&str] = &[
     "helmGlobals",
@@ -325,7 +359,15 @@ impl Kustomization {
             ..Default::default()
         };
         let mut api_version = String::new();
-        for (key, v) in &map {
+        for (raw_key, v) in &map {
+            // kustomize decodes the file through Go's encoding/json, which matches field
+            // names case-insensitively (`nameprefix` sets `namePrefix`).
+            let key = KNOWN_FIELDS
+                .iter()
+                .chain(UNSUPPORTED)
+                .find(|k| k.eq_ignore_ascii_case(raw_key))
+                .map_or(raw_key.as_str(), |k| *k);
+            let key = &key.to_string();
             match key.as_str() {
                 "apiVersion" => api_version = c.string(key, v)?,
                 "kind" => {

@@ -83,6 +83,12 @@ impl Loader {
     /// Resolves `rel` against the root and applies the load restrictor.
     pub fn resolve_file(&self, rel: &str, referrer: &str) -> Result<PathBuf, RenderError> {
         let joined = clean(&self.root.join(rel));
+        if !joined.exists() {
+            return Err(RenderError::Invalid {
+                context: referrer.to_string(),
+                message: format!("'{}' doesn't exist", joined.display()),
+            });
+        }
         let real = joined.canonicalize().map_err(|source| RenderError::Io {
             path: joined.clone(),
             source,
@@ -132,7 +138,10 @@ impl Loader {
         if !real.is_dir() {
             return Err(RenderError::Invalid {
                 context: referrer.to_string(),
-                message: format!("'{}' is neither a file nor a directory", joined.display()),
+                message: format!(
+                    "must build at directory: '{}': not a directory",
+                    joined.display()
+                ),
             });
         }
         if self.root.starts_with(&real) {

@@ -62,7 +62,7 @@ impl SortOrder {
         match order {
             "fifo" => {
                 if legacy.is_some_and(|l| !l.is_null()) {
-                    return Err("legacySortOptions is set but order is not legacy".into());
+                    return Err("the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'".into());
                 }
                 Ok(SortOrder::Fifo)
             }
@@ -87,7 +87,7 @@ impl SortOrder {
                 }
             }
             other => Err(format!(
-                "the field 'sortOptions.order' must be one of [fifo legacy], got '{other}'"
+                "the field 'sortOptions.order' must be one of [fifo, legacy], got '{other}'"
             )),
         }
     }

@@ -31,7 +31,7 @@ impl Target<'_> {
         };
         let trimmed = text.trim();
         if trimmed.is_empty() {
-            return Err(bad("empty patch".into()));
+            return Err(bad("patch appears to be empty".into()));
         }
         let ops = patch_json6902::parse_ops(trimmed);
         if field == "patchesJson6902" || ops.is_ok() {
@@ -67,10 +67,14 @@ impl Target<'_> {
                         .map(|(i, _)| i)
                         .collect();
                     if m.len() != 1 {
+                        let what = if m.is_empty() {
+                            "no matches"
+                        } else {
+                            "multiple matches"
+                        };
+                        let id = id.describe();
                         return Err(bad(format!(
-                            "no resource matches strategic merge patch \"{}\" ({} matches): failed to find unique target for patch",
-                            id.describe(),
-                            m.len()
+                            "{what} for Id {id}; failed to find unique target for patch {id}"
                         )));
                     }
                     m

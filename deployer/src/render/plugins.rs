@@ -10,13 +10,18 @@ use super::value::Value;
 use super::{generators, transformers};
 
 fn unsupported(t: &Target, field: &str, cfg: &Value) -> RenderError {
+    let api = cfg.str_at(&["apiVersion"]).unwrap_or("?");
+    let kind = cfg.str_at(&["kind"]).unwrap_or("?");
+    if api == "builtin" {
+        // kustomize's wording for a builtin it does not offer in this position.
+        return RenderError::Unsupported {
+            file: t.k.file.clone(),
+            field: format!("{field}: unable to load builtin {kind}.builtin.[noGrp]"),
+        };
+    }
     RenderError::Unsupported {
         file: t.k.file.clone(),
-        field: format!(
-            "{field}: plugin {}/{}",
-            cfg.str_at(&["apiVersion"]).unwrap_or("?"),
-            cfg.str_at(&["kind"]).unwrap_or("?")
-        ),
+        field: format!("{field}: plugin {api}/{kind}"),
     }
 }
 

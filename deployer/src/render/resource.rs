@@ -111,19 +111,20 @@ impl ResId {
     }
     /// For messages, in kustomize's `ResId.String()` form.
     pub fn describe(&self) -> String {
-        let g = if self.gvk.group.is_empty() {
-            "[noGrp]"
-        } else {
-            &self.gvk.group
-        };
-        let ns = if self.namespace.is_empty() {
-            "[noNs]"
-        } else {
-            &self.namespace
+        let or = |s: &str, d: &str| {
+            if s.is_empty() {
+                d.to_string()
+            } else {
+                s.to_string()
+            }
         };
         format!(
-            "{g}/{}/{}/{ns}/{}",
-            self.gvk.version, self.gvk.kind, self.name
+            "{}.{}.{}/{}.{}",
+            or(&self.gvk.kind, "[noKind]"),
+            or(&self.gvk.version, "[noVer]"),
+            or(&self.gvk.group, "[noGrp]"),
+            or(&self.name, "[noName]"),
+            or(&self.namespace, "[noNs]")
         )
     }
 }

@@ -130,7 +130,8 @@ impl<'a> Target<'a> {
             let t = self.child(c)?;
             if t.k.kind != "Component" {
                 return Err(self.invalid(format!(
-                    "expected kind 'Component' for path '{c}' but got '{}'",
+                    "accumulating components: accumulateDirectory: \"expected kind 'Component' for path '{}' but got '{}'\"",
+                    t.ldr.root.display(),
                     t.k.kind
                 )));
             }
@@ -187,11 +188,18 @@ impl<'a> Target<'a> {
                 full.display()
             )));
         }
-        let t = self.child(path)?;
+        let t = self
+            .child(path)
+            .map_err(|e| self.invalid(format!("accumulating resources: {e}")))?;
         if t.k.kind == "Component" {
-            return Err(self.invalid(format!("expected kind != 'Component' for path '{path}'")));
+            return Err(self.invalid(format!(
+                "expected kind != 'Component' for path '{}'",
+                t.ldr.root.display()
+            )));
         }
-        let sub_acc = t.accumulate(Accumulator::default())?;
+        let sub_acc = t
+            .accumulate(Accumulator::default())
+            .map_err(|e| self.invalid(format!("accumulating resources: {e}")))?;
         if let Some(tc) = &sub_acc.config {
             acc.config().merge(tc);
         }
