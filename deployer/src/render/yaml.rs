@@ -155,7 +155,7 @@ fn resolve_v3(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
 
 /// Resolution of a plain scalar under go-yaml v3 (YAML 1.2 core schema plus its
 /// compatibility extras: `0777` octals, `0b` binaries, underscores in numbers).
-/// Timestamps decode to strings when the target is `interface{}`, so they stay strings.
+/// Plain timestamps become `time.Time`, so they come out in RFC 3339 form.
 fn plain_v3(s: &str) -> Option<Value> {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
@@ -174,8 +174,9 @@ fn plain_v3(s: &str) -> Option<Value> {
     if !(first.is_ascii_digit() || first == b'+' || first == b'-') {
         return None;
     }
-    if is_timestamp(s) {
-        return None;
+    if let Some(ts) = parse_timestamp(s) {
+        // Decoded as a time.Time and printed back by encoding/json.
+        return Some(Value::Str(ts.rfc3339_nano()));
     }
     let plain = s.replace('_', "");
     if let Some(i) = go_parse_int(&plain) {
@@ -258,9 +259,57 @@ fn is_yaml_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// A timestamp as go-yaml's `parseTimestamp` accepts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp {
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    min: u32,
+    sec: u32,
+    /// Nanoseconds.
+    nanos: u32,
+    /// Offset east of UTC in minutes.
+    offset: i32,
+}
+
+impl Timestamp {
+    /// Go's `time.RFC3339Nano`, which is how the value comes out of kustomize (a
+    /// `time.Time` marshalled to JSON).
+    pub fn rfc3339_nano(&self) -> String {
+        let mut out = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.min, self.sec
+        );
+        if self.nanos > 0 {
+            let frac = format!("{:09}", self.nanos);
+            out.push('.');
+            out.push_str(frac.trim_end_matches('0'));
+        }
+        if self.offset == 0 {
+            out.push('Z');
+        } else {
+            let sign = if self.offset < 0 { '-' } else { '+' };
+            let o = self.offset.abs();
+            out.push_str(&format!("{sign}{:02}:{:02}", o / 60, o % 60));
+        }
+        out
+    }
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// go-yaml's `parseTimestamp`: `YYYY-M-D`, optionally followed by `T`/`t`/space and a
 /// time `H:M:S[.frac]`, and for the `T` forms an optional `Z` or `±hh:mm` zone.
-pub fn is_timestamp(s: &str) -> bool {
+pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
     let num = |i: &mut usize, min: usize, max: usize| -> Option<u32> {
         let start = *i;
@@ -272,71 +321,80 @@ pub fn is_timestamp(s: &str) -> bool {
         }
         s[start..*i].parse().ok()
     };
+    let expect = |i: &mut usize, c: u8| -> Option<()> {
+        if *i < b.len() && b[*i] == c {
+            *i += 1;
+            Some(())
+        } else {
+            None
+        }
+    };
     let mut i = 0;
-    let Some(_year) = num(&mut i, 4, 4) else {
-        return false;
-    };
-    if i >= b.len() || b[i] != b'-' {
-        return false;
+    let year = num(&mut i, 4, 4)?;
+    expect(&mut i, b'-')?;
+    let month = num(&mut i, 1, 2)?;
+    expect(&mut i, b'-')?;
+    let day = num(&mut i, 1, 2)?;
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
     }
-    i += 1;
-    let Some(month) = num(&mut i, 1, 2) else {
-        return false;
+    let mut ts = Timestamp {
+        year,
+        month,
+        day,
+        hour: 0,
+        min: 0,
+        sec: 0,
+        nanos: 0,
+        offset: 0,
     };
-    if i >= b.len() || b[i] != b'-' {
-        return false;
-    }
-    i += 1;
-    let Some(day) = num(&mut i, 1, 2) else {
-        return false;
-    };
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return false;
-    }
     if i == b.len() {
-        return true;
+        return Some(ts);
     }
     let sep = b[i];
     if sep != b'T' && sep != b't' && sep != b' ' {
-        return false;
+        return None;
     }
     i += 1;
-    for (n, last) in [(23u32, false), (59, false), (59, true)] {
-        match num(&mut i, 1, 2) {
-            Some(v) if v <= n => {}
-            _ => return false,
-        }
-        if !last {
-            if i >= b.len() || b[i] != b':' {
-                return false;
-            }
-            i += 1;
-        }
-    }
+    ts.hour = num(&mut i, 1, 2).filter(|h| *h <= 23)?;
+    expect(&mut i, b':')?;
+    ts.min = num(&mut i, 1, 2).filter(|m| *m <= 59)?;
+    expect(&mut i, b':')?;
+    ts.sec = num(&mut i, 1, 2).filter(|s| *s <= 59)?;
     if i < b.len() && b[i] == b'.' {
         i += 1;
-        if num(&mut i, 1, 9).is_none() {
-            return false;
-        }
+        let start = i;
+        num(&mut i, 1, 9)?;
+        let digits = &s[start..i];
+        ts.nanos = format!("{digits:0<9}").parse().ok()?;
     }
     if i == b.len() {
-        return true;
+        return Some(ts);
     }
     if sep == b' ' {
-        return false;
+        return None;
     }
     if b[i] == b'Z' {
-        return i + 1 == b.len();
+        return (i + 1 == b.len()).then_some(ts);
     }
     if b[i] == b'+' || b[i] == b'-' {
+        let neg = b[i] == b'-';
         i += 1;
-        if num(&mut i, 2, 2).is_none() || i >= b.len() || b[i] != b':' {
-            return false;
+        let h = num(&mut i, 2, 2)?;
+        expect(&mut i, b':')?;
+        let m = num(&mut i, 2, 2)?;
+        if i != b.len() {
+            return None;
         }
-        i += 1;
-        return num(&mut i, 2, 2).is_some() && i == b.len();
+        let off = (h * 60 + m) as i32;
+        ts.offset = if neg { -off } else { off };
+        return Some(ts);
     }
-    false
+    None
+}
+
+pub fn is_timestamp(s: &str) -> bool {
+    parse_timestamp(s).is_some()
 }
 
 /// Whether go-yaml v2 would read `s`, written plain, back as a string (and not as a
@@ -439,7 +497,7 @@ mod tests {
         assert_eq!(v.get("d"), Some(&Value::Bool(true)));
         assert_eq!(v.get("e"), Some(&Value::Float(1.5)));
         assert_eq!(v.get("f"), Some(&Value::Int(511)));
-        assert_eq!(v.get("g"), Some(&Value::Str("2020-01-01".into())));
+        assert_eq!(v.get("g"), Some(&Value::Str("2020-01-01T00:00:00Z".into())));
         assert_eq!(v.get("h"), Some(&Value::Null));
     }
 
