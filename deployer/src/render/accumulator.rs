@@ -22,7 +22,7 @@ impl Accumulator {
     /// Appends a resource; its current id must be new (kustomize `Append`).
     pub fn append(&mut self, r: Resource, ctx: &str) -> Result<(), RenderError> {
         let id = r.cur_id();
-        if self.resources.iter().any(|o| o.cur_id().equals(&id)) {
+        if self.resources.iter().any(|o| o.cur_id_equals(&id)) {
             return Err(RenderError::Invalid {
                 context: ctx.to_string(),
                 message: format!(

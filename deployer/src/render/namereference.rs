@@ -5,8 +5,9 @@
 use super::fieldspec::{Create, NameRef, walk};
 use super::resource::{Gvk, ResId, Resource};
 use super::value::Value;
+use std::collections::HashMap;
 
-/// Whether `shorter` is a suffix of `longer` (kustomize `SameEndingSubSlice`).
+/// Whether the shorter list is a suffix of the longer (kustomize `SameEndingSubSlice`).
 fn same_ending(a: &[String], b: &[String]) -> bool {
     let (s, l) = if a.len() > b.len() { (b, a) } else { (a, b) };
     if s.is_empty() {
@@ -16,85 +17,82 @@ fn same_ending(a: &[String], b: &[String]) -> bool {
     s.iter().enumerate().all(|(i, x)| &l[i + diff] == x)
 }
 
-fn prefix_suffix_equal(r: &Resource, o: &Resource, allow_empty: bool) -> bool {
-    if allow_empty {
-        let pe = r.prefixes.is_empty() || o.prefixes.is_empty();
-        let se = r.suffixes.is_empty() || o.suffixes.is_empty();
-        (pe || same_ending(&r.prefixes, &o.prefixes))
-            && (se || same_ending(&r.suffixes, &o.suffixes))
-    } else {
-        same_ending(&r.prefixes, &o.prefixes) && same_ending(&r.suffixes, &o.suffixes)
-    }
-}
-
+/// What selection needs of each object, computed once.
 struct Snapshot {
     id: ResId,
     prev: Vec<ResId>,
     kind: String,
+    cluster: bool,
+    eff_ns: String,
+    /// Effective namespace of the original id (`None`: cluster-scoped).
+    org_eff_ns: Option<String>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+}
+
+impl Snapshot {
+    fn prefix_suffix_equal(&self, o: &Snapshot, allow_empty: bool) -> bool {
+        if allow_empty {
+            let pe = self.prefixes.is_empty() || o.prefixes.is_empty();
+            let se = self.suffixes.is_empty() || o.suffixes.is_empty();
+            (pe || same_ending(&self.prefixes, &o.prefixes))
+                && (se || same_ending(&self.suffixes, &o.suffixes))
+        } else {
+            same_ending(&self.prefixes, &o.prefixes) && same_ending(&self.suffixes, &o.suffixes)
+        }
+    }
 }
 
 pub fn fix(resources: &mut [Resource], refs: &[NameRef]) -> Result<(), String> {
-    let snaps: Vec<Resource> = resources
+    let snaps: Vec<Snapshot> = resources
         .iter()
         .map(|r| {
-            let mut s = Resource::new(Value::Null);
-            s.prefixes = r.prefixes.clone();
-            s.suffixes = r.suffixes.clone();
-            s.prev_ids = r.prev_ids.clone();
-            s
+            let id = r.cur_id();
+            let org = r.org_id();
+            Snapshot {
+                cluster: id.gvk.is_cluster_scoped(),
+                eff_ns: id.effective_namespace().to_string(),
+                org_eff_ns: (!org.gvk.is_cluster_scoped())
+                    .then(|| org.effective_namespace().to_string()),
+                id,
+                prev: r.prev_ids.clone(),
+                kind: r.kind().to_string(),
+                prefixes: r.prefixes.clone(),
+                suffixes: r.suffixes.clone(),
+            }
         })
         .collect();
-    let ids: Vec<Snapshot> = resources
-        .iter()
-        .zip(&snaps)
-        .map(|(r, s)| Snapshot {
-            id: r.cur_id(),
-            prev: s.prev_ids.clone(),
-            kind: r.kind().to_string(),
-        })
-        .collect();
+    // Only renamed objects can be referral targets (kustomize matches previous names).
+    let mut by_prev_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, s) in snaps.iter().enumerate() {
+        for p in &s.prev {
+            let list = by_prev_name.entry(p.name.as_str()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
     for (ri, referrer) in resources.iter_mut().enumerate() {
         let org_gvk = referrer.org_id().gvk;
-        let me = &ids[ri];
-        // Candidates the referrer could see: same namespace, cluster-scoped, or the
-        // namespaces of ServiceAccount subjects of a RoleBinding.
-        if me.kind == "RoleBinding" {
+        let mut rb_namespaces: Vec<String> = Vec::new();
+        if snaps[ri].kind == "RoleBinding" {
             let subjects = referrer.obj.get("subjects").and_then(Value::as_seq);
             for s in subjects.map(Vec::as_slice).unwrap_or(&[]) {
-                if s.str_at(&["kind"]) == Some("ServiceAccount")
-                    && s.get("namespace").is_some_and(|n| n.as_str().is_none())
-                {
-                    return Err(format!(
-                        "Invalid Input: namespace is blank for resource {}",
-                        me.id.describe()
-                    ));
+                if s.str_at(&["kind"]) != Some("ServiceAccount") {
+                    continue;
+                }
+                match s.get("namespace") {
+                    None => {}
+                    Some(Value::Str(ns)) => rb_namespaces.push(ns.clone()),
+                    Some(_) => {
+                        return Err(format!(
+                            "Invalid Input: namespace is blank for resource {}",
+                            snaps[ri].id.describe()
+                        ));
+                    }
                 }
             }
         }
-        let rb_namespaces: Vec<String> = if me.kind == "RoleBinding" {
-            referrer
-                .obj
-                .get("subjects")
-                .and_then(Value::as_seq)
-                .map(|s| {
-                    s.iter()
-                        .filter(|x| x.str_at(&["kind"]) == Some("ServiceAccount"))
-                        .filter_map(|x| x.str_at(&["namespace"]).map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let visible: Vec<usize> = (0..ids.len())
-            .filter(|&i| {
-                let c = &ids[i].id;
-                me.id.gvk.is_cluster_scoped()
-                    || c.gvk.is_cluster_scoped()
-                    || c.effective_namespace() == me.id.effective_namespace()
-                    || rb_namespaces.iter().any(|n| n == &c.namespace)
-            })
-            .collect();
         let role_ref_gvk = role_ref_gvk(&referrer.obj);
         for nr in refs {
             for fs in &nr.field_specs {
@@ -103,10 +101,10 @@ pub fn fix(resources: &mut [Resource], refs: &[NameRef]) -> Result<(), String> {
                 }
                 let is_role_ref = fs.path.join("/").ends_with("roleRef/name");
                 let ctx = Ctx {
-                    ids: &ids,
                     snaps: &snaps,
+                    by_prev_name: &by_prev_name,
                     me: ri,
-                    visible: &visible,
+                    rb_namespaces: &rb_namespaces,
                     target: &nr.gvk,
                     role_ref: if is_role_ref {
                         role_ref_gvk.clone()
@@ -143,19 +141,29 @@ fn role_ref_gvk(obj: &Value) -> Option<Gvk> {
 }
 
 struct Ctx<'a> {
-    ids: &'a [Snapshot],
-    snaps: &'a [Resource],
+    snaps: &'a [Snapshot],
+    by_prev_name: &'a HashMap<&'a str, Vec<usize>>,
     me: usize,
-    visible: &'a [usize],
+    rb_namespaces: &'a [String],
     target: &'a Gvk,
     role_ref: Option<Gvk>,
 }
 
 impl Ctx<'_> {
+    /// kustomize `SubsetThatCouldBeReferencedByResource`: same namespace, cluster-scoped,
+    /// or a namespace of the ServiceAccount subjects of a RoleBinding.
+    fn visible(&self, i: usize) -> bool {
+        let me = &self.snaps[self.me];
+        let c = &self.snaps[i];
+        me.cluster
+            || c.cluster
+            || c.eff_ns == me.eff_ns
+            || self.rb_namespaces.contains(&c.id.namespace)
+    }
+
     fn set(&self, v: &mut Value) -> Result<(), String> {
         match v {
             Value::Null => Ok(()),
-            Value::Str(_) => self.set_scalar(v),
             Value::Map(_) => self.set_mapping(v),
             Value::Seq(items) => {
                 for item in items {
@@ -173,8 +181,8 @@ impl Ctx<'_> {
 
     fn set_scalar(&self, v: &mut Value) -> Result<(), String> {
         let old = v.scalar_text().unwrap_or_default();
-        if let Some(i) = self.select(&old, self.visible, false)? {
-            let new = &self.ids[i].id.name;
+        if let Some(i) = self.select(&old, &|i| self.visible(i), false)? {
+            let new = &self.snaps[i].id.name;
             if *new != old {
                 *v = Value::Str(new.clone());
             }
@@ -186,28 +194,32 @@ impl Ctx<'_> {
         let Some(name) = v.get("name").and_then(Value::scalar_text) else {
             return Err("path config error; no 'name' field in node".into());
         };
-        let candidates: Vec<usize> = match v.str_at(&["namespace"]) {
-            None => self.visible.to_vec(),
+        let picked = match v.str_at(&["namespace"]) {
+            None => self.select(&name, &|i| self.visible(i), true)?,
             Some(ns) => {
-                let by_org: Vec<usize> = (0..self.ids.len())
-                    .filter(|&i| {
-                        let org = self.ids[i].prev.first().unwrap_or(&self.ids[i].id);
-                        !org.gvk.is_cluster_scoped() && org.effective_namespace() == ns
-                    })
-                    .collect();
-                if !by_org.is_empty() {
-                    by_org
+                // kustomize groups the visible candidates by original namespace first,
+                // by current namespace when no original one matches.
+                let by_org = (0..self.snaps.len())
+                    .any(|i| self.visible(i) && self.snaps[i].org_eff_ns.as_deref() == Some(ns));
+                if by_org {
+                    self.select(
+                        &name,
+                        &|i| self.visible(i) && self.snaps[i].org_eff_ns.as_deref() == Some(ns),
+                        true,
+                    )?
                 } else {
-                    (0..self.ids.len())
-                        .filter(|&i| self.ids[i].id.effective_namespace() == ns)
-                        .collect()
+                    self.select(
+                        &name,
+                        &|i| self.visible(i) && self.snaps[i].eff_ns == ns,
+                        true,
+                    )?
                 }
             }
         };
-        let Some(i) = self.select(&name, &candidates, true)? else {
+        let Some(i) = picked else {
             return Ok(());
         };
-        let r = &self.ids[i].id;
+        let r = &self.snaps[i].id;
         if r.name == name && r.namespace.is_empty() {
             return Ok(());
         }
@@ -225,16 +237,19 @@ impl Ctx<'_> {
     fn select(
         &self,
         old: &str,
-        candidates: &[usize],
+        candidate: &dyn Fn(usize) -> bool,
         with_ns: bool,
     ) -> Result<Option<usize>, String> {
-        let me = &self.ids[self.me];
-        let mut c: Vec<usize> = candidates
+        let Some(named) = self.by_prev_name.get(old) else {
+            return Ok(None);
+        };
+        let me = &self.snaps[self.me];
+        let mut c: Vec<usize> = named
             .iter()
             .copied()
-            .filter(|&i| self.ids[i].prev.iter().any(|p| p.name == old))
+            .filter(|&i| candidate(i))
             .filter(|&i| {
-                self.ids[i]
+                self.snaps[i]
                     .prev
                     .iter()
                     .any(|p| p.gvk.is_selected_by(self.target))
@@ -242,31 +257,27 @@ impl Ctx<'_> {
             .filter(|&i| {
                 self.role_ref
                     .as_ref()
-                    .is_none_or(|g| self.ids[i].prev.iter().any(|p| p.gvk.is_selected_by(g)))
+                    .is_none_or(|g| self.snaps[i].prev.iter().any(|p| p.gvk.is_selected_by(g)))
             })
             .filter(|&i| {
-                let cid = &self.ids[i].id;
-                me.id.gvk.is_cluster_scoped()
-                    || cid.gvk.is_cluster_scoped()
-                    || self.ids[i].kind == "ServiceAccount"
-                    || cid.effective_namespace() == me.id.effective_namespace()
+                let s = &self.snaps[i];
+                me.cluster || s.cluster || s.kind == "ServiceAccount" || s.eff_ns == me.eff_ns
             })
             .collect();
         if c.len() == 1 {
             return Ok(Some(c[0]));
         }
-        let meres = &self.snaps[self.me];
-        c.retain(|&i| prefix_suffix_equal(&self.snaps[i], meres, true));
+        c.retain(|&i| self.snaps[i].prefix_suffix_equal(me, true));
         if c.len() > 1 {
-            c.retain(|&i| prefix_suffix_equal(&self.snaps[i], meres, false));
+            c.retain(|&i| self.snaps[i].prefix_suffix_equal(me, false));
         }
         match c.len() {
             0 => Ok(None),
             1 => Ok(Some(c[0])),
             _ => {
-                let first = &self.ids[c[0]].id;
+                let first = &self.snaps[c[0]].id;
                 let same = c.iter().all(|&i| {
-                    let x = &self.ids[i].id;
+                    let x = &self.snaps[i].id;
                     x.name == first.name && (!with_ns || x.namespace == first.namespace)
                 });
                 if same {
@@ -275,12 +286,26 @@ impl Ctx<'_> {
                     Err(format!(
                         "found multiple possible referrals: {}",
                         c.iter()
-                            .map(|&i| self.ids[i].id.describe())
+                            .map(|&i| self.snaps[i].id.describe())
                             .collect::<Vec<_>>()
                             .join(", ")
                     ))
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_ending;
+
+    #[test]
+    fn same_ending_sub_slice() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(same_ending(&s(&["b"]), &s(&["a", "b"])));
+        assert!(!same_ending(&s(&["a"]), &s(&["a", "b"])));
+        assert!(same_ending(&s(&[]), &s(&[])));
+        assert!(!same_ending(&s(&[]), &s(&["a"])));
     }
 }

@@ -209,7 +209,30 @@ impl Resource {
         self.prev_ids.push(id);
     }
     pub fn any_id_matches(&self, id: &ResId) -> bool {
-        self.prev_ids.iter().any(|p| p.equals(id)) || self.cur_id().equals(id)
+        self.prev_ids.iter().any(|p| p.equals(id)) || self.cur_id_equals(id)
+    }
+
+    /// `cur_id().equals(id)` without building the id (hot in conflict checks).
+    pub fn cur_id_equals(&self, id: &ResId) -> bool {
+        if self.name() != id.name || self.kind() != id.gvk.kind {
+            return false;
+        }
+        let (group, version) = match self.api_version().split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", self.api_version()),
+        };
+        if group != id.gvk.group || version != id.gvk.version {
+            return false;
+        }
+        let ns = self.namespace();
+        let eff = if id.gvk.is_cluster_scoped() {
+            "~X"
+        } else if ns.is_empty() {
+            "default"
+        } else {
+            ns
+        };
+        eff == id.effective_namespace()
     }
     pub fn metadata_mut(&mut self) -> Option<&mut Map> {
         self.obj.map_entry("metadata")

@@ -79,9 +79,11 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
         })?;
     }
     // A namespace change may make two objects identical.
-    for i in 0..resources.len() {
-        let id = resources[i].cur_id();
-        if resources.iter().filter(|o| o.cur_id().equals(&id)).count() > 1 {
+    let mut seen = std::collections::HashSet::new();
+    for r in resources.iter() {
+        let mut id = r.cur_id();
+        id.namespace = id.effective_namespace().to_string();
+        if !seen.insert(id.clone()) {
             return Err(format!(
                 "namespace transformation produces ID conflict: {}",
                 id.describe()
