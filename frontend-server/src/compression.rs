@@ -19,7 +19,7 @@
 
 use std::{
     collections::HashMap,
-    io::{self, Read as _, Write as _},
+    io::{self, Write as _},
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::SystemTime,
@@ -172,14 +172,20 @@ impl GzipCache {
         }
     }
 
-    /// The gzip body of `path` at version `stamp`, compressing it (on the blocking pool) if
-    /// no current entry exists.
-    pub async fn get(&self, path: &Path, stamp: FileStamp) -> io::Result<Arc<GzipEntry>> {
+    /// The gzip body of `path` (opened as `file`) at version `stamp`, compressing it on the
+    /// blocking pool if no current entry exists.
+    pub async fn get(
+        &self,
+        path: &Path,
+        file: &std::fs::File,
+        stamp: FileStamp,
+    ) -> io::Result<Arc<GzipEntry>> {
         if let Some(hit) = self.lookup(path, stamp) {
             return Ok(hit);
         }
-        let owned = path.to_owned();
-        let body = actix_web::web::block(move || gzip_file(&owned))
+        // Compress from the file already opened (and checked to be inside the root).
+        let file = file.try_clone()?;
+        let body = actix_web::web::block(move || gzip_reader(file))
             .await
             .map_err(io::Error::other)??;
         let entry = Arc::new(GzipEntry { stamp, body });
@@ -215,9 +221,9 @@ impl GzipCache {
 
 /// Gzip level 6 (zlib's default): within a few percent of level 9 on JS/HTML at a third of
 /// the time. The gzip header carries no name and mtime 0, so output is deterministic.
-pub fn gzip_file(path: &Path) -> io::Result<Bytes> {
+pub fn gzip_reader(mut file: impl io::Read) -> io::Result<Bytes> {
     let mut input = Vec::new();
-    std::fs::File::open(path)?.read_to_end(&mut input)?;
+    file.read_to_end(&mut input)?;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(input.len() / 3),
         flate2::Compression::new(6),
@@ -229,6 +235,8 @@ pub fn gzip_file(path: &Path) -> io::Result<Bytes> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::io::Read as _;
+
     use super::*;
 
     #[test]
@@ -254,8 +262,8 @@ mod tests {
         let file = dir.path().join("a.js");
         let text = "function f(){return 1}\n".repeat(200);
         std::fs::write(&file, &text).unwrap();
-        let a = gzip_file(&file).unwrap();
-        let b = gzip_file(&file).unwrap();
+        let a = gzip_reader(std::fs::File::open(&file).unwrap()).unwrap();
+        let b = gzip_reader(std::fs::File::open(&file).unwrap()).unwrap();
         assert_eq!(a, b);
         assert!(a.len() < text.len() / 5);
         let mut out = String::new();

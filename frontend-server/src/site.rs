@@ -20,7 +20,7 @@ use crate::{
     fallback::{self, Fallback},
     path_safety::{self, PathRejection, SitePath},
     security_headers::SecurityHeaders,
-    static_files::{self, FileToServe, Resolved, SiteRoot},
+    static_files::{self, OpenFile, Resolved, SiteRoot},
 };
 
 /// Characters escaped in a path segment of a `Location` (RFC 3986 §3.3 `pchar` keeps the
@@ -76,10 +76,7 @@ pub async fn serve(req: HttpRequest, site: web::Data<Site>) -> HttpResponse {
         Err(PathRejection::Hidden) => return not_found(),
     };
     match site.root.resolve(&path) {
-        Resolved::File {
-            path: file,
-            url_path,
-        } => serve_file(&req, &site, &file, &url_path, StatusCode::OK).await,
+        Resolved::File(file) => serve_file(&req, &site, *file, StatusCode::OK).await,
         Resolved::AddSlash => add_slash(&req, &path),
         Resolved::Missing => match fallback::decide(site.fallback, &path) {
             Fallback::Index => serve_fixed(&req, &site, "/index.html", StatusCode::OK).await,
@@ -98,7 +95,7 @@ async fn serve_fixed(
     status: StatusCode,
 ) -> HttpResponse {
     match site.root.fixed_file(url_path) {
-        Some((file, url_path)) => serve_file(req, site, &file, &url_path, status).await,
+        Some(file) => serve_file(req, site, file, status).await,
         None => not_found(),
     }
 }
@@ -106,22 +103,22 @@ async fn serve_fixed(
 async fn serve_file(
     req: &HttpRequest,
     site: &Site,
-    file: &std::path::Path,
-    url_path: &str,
+    file: OpenFile,
     status: StatusCode,
 ) -> HttpResponse {
-    let served =
-        static_files::respond(req, FileToServe { path: file, status }, &site.gzip_cache).await;
+    let policy = cache_policy::policy_for(&file.url_path);
+    let abs = file.abs.clone();
+    let served = static_files::respond(req, &site.root, file, status, &site.gzip_cache).await;
     let (mut res, kind) = match served {
         Ok(ok) => ok,
         Err(err) => {
-            tracing::error!(file = %file.display(), error = %err, "cannot read site file");
+            tracing::error!(file = %abs.display(), error = %err, "cannot read site file");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file");
         }
     };
     res.headers_mut().insert(
         header::CACHE_CONTROL,
-        header::HeaderValue::from_static(cache_policy::policy_for(url_path).header_value()),
+        header::HeaderValue::from_static(policy.header_value()),
     );
     if kind.compressible {
         static_files::add_vary(&mut res);
