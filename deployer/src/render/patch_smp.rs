@@ -184,16 +184,39 @@ fn merge_value(
                 None if schema => (merge_key(field, service_spec), None),
                 None => (None, None),
             };
+            // A `- $patch: replace` element: the list becomes the patch's other elements.
+            let replace_all = s.iter().any(|e| {
+                e.as_map().is_some_and(|m| m.len() == 1)
+                    && e.str_at(&[DIRECTIVE]) == Some("replace")
+            });
+            if replace_all {
+                let mut out: Vec<Value> = s
+                    .iter()
+                    .filter(|e| {
+                        e.str_at(&[DIRECTIVE]) != Some("replace")
+                            || e.as_map().is_none_or(|m| m.len() != 1)
+                    })
+                    .cloned()
+                    .collect();
+                for e in out.iter_mut() {
+                    strip_directives(e);
+                }
+                *d = out;
+                return Ok(());
+            }
             match key {
                 Some(k) if s.iter().chain(d.iter()).all(|e| matches!(e, Value::Map(_))) => {
                     merge_assoc(d, s, k, schema, items_js)
                 }
                 _ if schema && js.is_none() && is_scalar_set(field) => {
-                    for item in s {
-                        if !d.contains(item) {
-                            d.push(item.clone());
+                    // Set union, patch values first (kustomize merges lists "prepend").
+                    let mut out: Vec<Value> = Vec::with_capacity(s.len() + d.len());
+                    for item in s.iter().chain(d.iter()) {
+                        if !out.contains(item) {
+                            out.push(item.clone());
                         }
                     }
+                    *d = out;
                     Ok(())
                 }
                 _ => {
@@ -298,7 +321,10 @@ fn merge_assoc(
         }
         match (pos, item.str_at(&[DIRECTIVE])) {
             (_, Some("delete")) => {}
-            (Some(_), Some("replace")) | (None, _) => {
+            // Observed kustomize v5.5.0 behaviour: an element-level `$patch: replace`
+            // leaves a matching element as it was.
+            (Some(p), Some("replace")) => out.push(d[p].clone()),
+            (None, _) => {
                 let mut v = item.clone();
                 strip_directives(&mut v);
                 out.push(v);

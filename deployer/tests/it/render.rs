@@ -115,3 +115,26 @@ fn error_cases_fail_like_kustomize() {
         "error cases not matching kustomize: {wrong:#?}"
     );
 }
+
+#[test]
+fn fixtures_match_recorded_kustomize_output() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/render-fixtures");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("build_root").is_file())
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 4,
+        "fixtures are missing from {}",
+        dir.display()
+    );
+    for f in names {
+        let root = std::fs::read_to_string(f.join("build_root")).unwrap();
+        let expected = std::fs::read_to_string(f.join("expected.yaml")).unwrap();
+        let out = build(&f.join(root.trim()), &RenderOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(normalise(&out), normalise(&expected), "{}", f.display());
+    }
+}
