@@ -24,6 +24,8 @@ pub fn parse_lenient(text: &str) -> Result<Value, String> {
 }
 
 fn parse_with(text: &str, strict: bool) -> Result<Vec<Value>, String> {
+    // A byte-order mark is not content; yaml-rust2 mis-scans one followed by a comment.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut builder = Builder {
         strict,
         ..Default::default()
@@ -48,7 +50,8 @@ pub fn parse_one(text: &str) -> Result<Value, String> {
 
 enum Frame {
     Seq(Vec<Value>, usize),
-    Map(Map, Option<String>, usize),
+    /// Entries, the key waiting for its value, anchor id, keys that came from `<<`.
+    Map(Map, Option<String>, usize, Vec<String>),
 }
 
 #[derive(Default)]
@@ -68,7 +71,7 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.docs.push(v),
             Some(Frame::Seq(items, _)) => items.push(v),
-            Some(Frame::Map(map, pending, _)) => match pending.take() {
+            Some(Frame::Map(map, pending, _, merged)) => match pending.take() {
                 None => {
                     let key = match v {
                         Value::Str(s) => s,
@@ -88,8 +91,17 @@ impl Builder {
                         && let Value::Map(src) = v
                     {
                         for (k, val) in src {
-                            map.entry(k).or_insert(val);
+                            if !map.contains_key(&k) {
+                                merged.push(k.clone());
+                                map.insert(k, val);
+                            }
                         }
+                        return;
+                    }
+                    // Keys merged in by `<<` may be overridden by explicit ones.
+                    if let Some(pos) = merged.iter().position(|m| *m == key) {
+                        merged.remove(pos);
+                        map.insert(key, v);
                         return;
                     }
                     if self.strict && map.contains_key(&key) {
@@ -112,11 +124,14 @@ impl MarkedEventReceiver for Builder {
                 self.push_value(v, anchor);
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), anchor)),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(Map::new(), None, anchor)),
+            Event::MappingStart(anchor, _) => {
+                self.stack
+                    .push(Frame::Map(Map::new(), None, anchor, Vec::new()))
+            }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (v, anchor) = match self.stack.pop() {
                     Some(Frame::Seq(items, a)) => (Value::Seq(items), a),
-                    Some(Frame::Map(map, _, a)) => (Value::Map(map), a),
+                    Some(Frame::Map(map, _, a, _)) => (Value::Map(map), a),
                     None => return,
                 };
                 self.push_value(v, anchor);
