@@ -20,18 +20,28 @@ impl Accumulator {
     }
 
     /// Appends a resource; its current id must be new (kustomize `Append`).
-    pub fn append(&mut self, r: Resource, ctx: &str) -> Result<(), RenderError> {
-        let id = r.cur_id();
-        if self.resources.iter().any(|o| o.cur_id_equals(&id)) {
-            return Err(RenderError::Invalid {
-                context: ctx.to_string(),
-                message: format!(
-                    "may not add resource with an already registered id: {}",
-                    id.describe()
-                ),
-            });
+    pub fn append_all(&mut self, rs: Vec<Resource>, ctx: &str) -> Result<(), RenderError> {
+        // One hash set per batch keeps accumulation linear in the number of objects.
+        let key = |id: &super::resource::ResId| {
+            let mut k = id.clone();
+            k.namespace = id.effective_namespace().to_string();
+            k
+        };
+        let mut seen: std::collections::HashSet<super::resource::ResId> =
+            self.resources.iter().map(|r| key(&r.cur_id())).collect();
+        for r in rs {
+            let id = r.cur_id();
+            if !seen.insert(key(&id)) {
+                return Err(RenderError::Invalid {
+                    context: ctx.to_string(),
+                    message: format!(
+                        "may not add resource with an already registered id: {}",
+                        id.describe()
+                    ),
+                });
+            }
+            self.resources.push(r);
         }
-        self.resources.push(r);
         Ok(())
     }
 

@@ -85,9 +85,15 @@ fn merge_specs(into: &mut Vec<FieldSpec>, more: &[FieldSpec]) {
 
 impl TransformerConfig {
     pub fn defaults() -> TransformerConfig {
-        // The table is part of the binary; a parse failure is a build-time bug caught by
-        // the unit test below, so an empty config is an acceptable fallback.
-        TransformerConfig::parse(include_str!("defaults.yaml")).unwrap_or_default()
+        // The table is part of the binary and parsed once per process; a parse failure
+        // is a build-time bug caught by the unit test below, so an empty config is an
+        // acceptable fallback.
+        static DEFAULTS: std::sync::OnceLock<TransformerConfig> = std::sync::OnceLock::new();
+        DEFAULTS
+            .get_or_init(|| {
+                TransformerConfig::parse(include_str!("defaults.yaml")).unwrap_or_default()
+            })
+            .clone()
     }
 
     pub fn parse(text: &str) -> Result<TransformerConfig, String> {

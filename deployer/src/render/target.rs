@@ -171,16 +171,16 @@ impl<'a> Target<'a> {
         let full = super::loader::clean(&self.ldr.root.join(path));
         if full.is_file() {
             let text = self.ldr.load(path, self.file())?;
-            for mut r in parse_resources(&text, &full.display().to_string())? {
-                if let Some(dir) = &self.origin_dir {
+            let mut rs = parse_resources(&text, &full.display().to_string())?;
+            if let Some(dir) = &self.origin_dir {
+                for r in rs.iter_mut() {
                     r.origin = Some(super::origin::Origin {
                         path: super::origin::join(dir, path),
                         ..Default::default()
                     });
                 }
-                acc.append(r, self.file())?;
             }
-            return Ok(());
+            return acc.append_all(rs, self.file());
         }
         if !full.exists() {
             return Err(self.invalid(format!(
@@ -210,10 +210,7 @@ impl<'a> Target<'a> {
             }
             acc.vars.push(v);
         }
-        for r in sub_acc.resources {
-            acc.append(r, self.file())?;
-        }
-        Ok(())
+        acc.append_all(sub_acc.resources, self.file())
     }
 
     fn run_generators(&self, acc: &mut Accumulator) -> Result<(), RenderError> {
