@@ -12,6 +12,7 @@
 //! `main.rs` only loads [`FrontendConfig`], initialises telemetry and calls [`run`]; tests
 //! start the same [`app`] in-process on port 0, or the built binary.
 
+pub mod body_cache;
 pub mod cache_policy;
 pub mod compression;
 pub mod config;

@@ -13,8 +13,8 @@ use service_kit::probes::method_not_allowed;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::{
+    body_cache::BodyCache,
     cache_policy,
-    compression::GzipCache,
     config::FallbackMode,
     content_types,
     fallback::{self, Fallback},
@@ -47,7 +47,7 @@ pub struct Site {
     root: SiteRoot,
     fallback: FallbackMode,
     security: SecurityHeaders,
-    gzip_cache: GzipCache,
+    bodies: BodyCache,
 }
 
 impl Site {
@@ -56,7 +56,7 @@ impl Site {
             root,
             fallback,
             security: SecurityHeaders::new(csp),
-            gzip_cache: GzipCache::new(crate::compression::DEFAULT_CACHE_BUDGET),
+            bodies: BodyCache::new(crate::body_cache::DEFAULT_BUDGET),
         }
     }
 
@@ -108,7 +108,7 @@ async fn serve_file(
 ) -> HttpResponse {
     let policy = cache_policy::policy_for(&file.url_path);
     let abs = file.abs.clone();
-    let served = static_files::respond(req, &site.root, file, status, &site.gzip_cache).await;
+    let served = static_files::respond(req, &site.root, file, status, &site.bodies).await;
     let (mut res, kind) = match served {
         Ok(ok) => ok,
         Err(err) => {

@@ -28,10 +28,12 @@ use actix_web::{
         header::{self, ContentEncoding, HeaderValue},
     },
 };
+use bytes::Bytes;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use crate::{
-    compression::{Accepted, Coding, FileStamp, GzipCache, GzipEntry, MIN_COMPRESS_BYTES},
+    body_cache::{BodyCache, FileStamp, MAX_CACHED_FILE, Variant},
+    compression::{Accepted, Coding, MIN_COMPRESS_BYTES},
     content_types::{self, FileKind},
     path_safety::SitePath,
 };
@@ -205,7 +207,7 @@ impl SiteRoot {
 
     /// The precompressed sibling of `file` for `coding`, if present, inside the root and
     /// not older than the file (a stale sibling is never served).
-    fn fresh_sibling(&self, file: &OpenFile, coding: Coding) -> Option<(File, PathBuf)> {
+    fn fresh_sibling(&self, file: &OpenFile, coding: Coding) -> Option<(File, Metadata, PathBuf)> {
         let suffix = coding.sibling_suffix()?;
         let mut name = file.rel.file_name()?.to_os_string();
         name.push(".");
@@ -216,7 +218,7 @@ impl SiteRoot {
             (Ok(s), Ok(f)) => s >= f,
             _ => false,
         };
-        (meta.is_file() && fresh).then(|| (sibling, self.canonical.join(rel)))
+        (meta.is_file() && fresh).then(|| (sibling, meta, self.canonical.join(rel)))
     }
 }
 
@@ -227,7 +229,7 @@ pub async fn respond(
     root: &SiteRoot,
     file: OpenFile,
     status: StatusCode,
-    gzip_cache: &GzipCache,
+    cache: &BodyCache,
 ) -> io::Result<(HttpResponse, FileKind)> {
     let kind = content_types::kind_of(&file.abs);
     if kind.compressible && !req.headers().contains_key(header::RANGE) {
@@ -240,25 +242,90 @@ pub async fn respond(
             if !accepted.accepts(wanted) {
                 continue;
             }
-            if let Some((sibling, sibling_path)) = root.fresh_sibling(&file, wanted) {
-                let named = NamedFile::from_file(sibling, sibling_path)?
-                    .set_content_type(kind.mime.clone())
-                    .set_content_encoding(match wanted {
-                        Coding::Brotli => ContentEncoding::Brotli,
-                        _ => ContentEncoding::Gzip,
-                    });
-                return Ok((named_response(named, req, status), kind));
+            if let Some((sibling, meta, path)) = root.fresh_sibling(&file, wanted) {
+                let res = answer_file(
+                    req,
+                    sibling,
+                    meta,
+                    &path,
+                    Some(wanted),
+                    &kind,
+                    status,
+                    cache,
+                )
+                .await?;
+                return Ok((res, kind));
             }
         }
         let stamp = FileStamp::of(&file.meta);
-        if accepted.gzip && stamp.len >= MIN_COMPRESS_BYTES {
-            let entry = gzip_cache.get(&file.abs, &file.file, stamp).await?;
-            let res = gzip_response(req, &kind, &entry, &file.meta, status);
+        if accepted.gzip && stamp.len >= MIN_COMPRESS_BYTES && stamp.len <= MAX_CACHED_FILE {
+            let entry = cache
+                .get(&file.abs, &file.file, stamp, Variant::Gzipped)
+                .await?;
+            let res = MemoryBody {
+                kind: &kind,
+                body: &entry.body,
+                etag: entry.stamp.etag("-gz"),
+                meta: &file.meta,
+                coding: Some(Coding::Gzip),
+                status,
+            }
+            .respond(req);
             return Ok((res, kind));
         }
     }
-    let named = NamedFile::from_file(file.file, &file.abs)?.set_content_type(kind.mime.clone());
-    Ok((named_response(named, req, status), kind))
+    let res = answer_file(
+        req, file.file, file.meta, &file.abs, None, &kind, status, cache,
+    )
+    .await?;
+    Ok((res, kind))
+}
+
+/// Answers with a file's bytes as they are (the file itself or a precompressed sibling):
+/// from memory, or through `NamedFile` for what only it implements (ranges, `If-Match`,
+/// `If-Unmodified-Since`, `If-Range`) and for files too big to keep.
+#[allow(clippy::too_many_arguments)]
+async fn answer_file(
+    req: &HttpRequest,
+    file: File,
+    meta: Metadata,
+    path: &Path,
+    coding: Option<Coding>,
+    kind: &FileKind,
+    status: StatusCode,
+    cache: &BodyCache,
+) -> io::Result<HttpResponse> {
+    let h = req.headers();
+    let needs_named = [
+        header::RANGE,
+        header::IF_MATCH,
+        header::IF_UNMODIFIED_SINCE,
+        header::IF_RANGE,
+    ]
+    .iter()
+    .any(|name| h.contains_key(name))
+        || meta.len() > MAX_CACHED_FILE;
+    if needs_named {
+        let mut named = NamedFile::from_file(file, path)?.set_content_type(kind.mime.clone());
+        if let Some(coding) = coding {
+            named = named.set_content_encoding(match coding {
+                Coding::Brotli => ContentEncoding::Brotli,
+                _ => ContentEncoding::Gzip,
+            });
+        }
+        return Ok(named_response(named, req, status));
+    }
+    let stamp = FileStamp::of(&meta);
+    let entry = cache.get(path, &file, stamp, Variant::AsIs).await?;
+    Ok(MemoryBody {
+        kind,
+        body: &entry.body,
+        etag: entry.stamp.etag(""),
+        meta: &meta,
+        coding,
+        status,
+    }
+    .respond(req))
 }
 
 // `set_status_code` is deprecated in favour of `Responder::customize()`, but only it makes
@@ -272,34 +339,38 @@ fn named_response(named: NamedFile, req: &HttpRequest, status: StatusCode) -> Ht
         .into_response(req)
 }
 
-fn gzip_response(
-    req: &HttpRequest,
-    kind: &FileKind,
-    entry: &GzipEntry,
-    meta: &Metadata,
+/// A representation held in memory, with the headers `NamedFile` would send for it.
+struct MemoryBody<'a> {
+    kind: &'a FileKind,
+    body: &'a Bytes,
+    etag: String,
+    meta: &'a Metadata,
+    coding: Option<Coding>,
     status: StatusCode,
-) -> HttpResponse {
-    let etag = entry.stamp.gzip_etag();
-    let last_modified = meta
-        .modified()
-        .ok()
-        .map(|t| header::HttpDate::from(t).to_string());
-    let mut builder = HttpResponse::build(status);
-    builder
-        .insert_header((header::CONTENT_TYPE, kind.mime.to_string()))
-        .insert_header((header::CONTENT_ENCODING, Coding::Gzip.token()));
-    if status == StatusCode::OK {
-        builder.insert_header((header::ETAG, etag.clone()));
-        if let Some(lm) = &last_modified {
-            builder.insert_header((header::LAST_MODIFIED, lm.clone()));
+}
+
+impl MemoryBody<'_> {
+    fn respond(self, req: &HttpRequest) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status);
+        builder.insert_header((header::CONTENT_TYPE, self.kind.mime.to_string()));
+        if let Some(coding) = self.coding {
+            builder.insert_header((header::CONTENT_ENCODING, coding.token()));
         }
-        if not_modified(req, &etag, meta) {
-            return builder
-                .status(StatusCode::NOT_MODIFIED)
-                .body(actix_web::body::None::new());
+        // Validators and 304 only for a 200: the 404 page is not a cacheable success.
+        if self.status == StatusCode::OK {
+            if let Ok(modified) = self.meta.modified() {
+                builder.insert_header((header::LAST_MODIFIED, header::HttpDate::from(modified)));
+            }
+            builder.insert_header((header::ETAG, self.etag.as_str()));
+            builder.insert_header((header::ACCEPT_RANGES, "bytes"));
+            if not_modified(req, &self.etag, self.meta) {
+                return builder
+                    .status(StatusCode::NOT_MODIFIED)
+                    .body(actix_web::body::None::new());
+            }
         }
+        builder.body(self.body.clone())
     }
-    builder.body(entry.body.clone())
 }
 
 /// RFC 9110 §13.1.2 / §13.2.2: If-None-Match (weak comparison) takes precedence; only

@@ -146,3 +146,73 @@ async fn content_types_are_correct_for_web_formats() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_rebuilt_file_is_served_fresh_in_every_representation() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let c = support::client();
+    let get = |accept: &'static str| {
+        let c = c.clone();
+        let url = srv.url("/about/");
+        async move {
+            let res = c
+                .get(url)
+                .header(header::ACCEPT_ENCODING, accept)
+                .send()
+                .await
+                .unwrap();
+            let gz = res.headers().get(header::CONTENT_ENCODING).is_some();
+            let body = res.bytes().await.unwrap().to_vec();
+            String::from_utf8(if gz { support::gunzip(&body) } else { body }).unwrap()
+        }
+    };
+    // Warm the memory copies of both representations.
+    assert!(get("identity").await.contains(support::ABOUT_MARK));
+    assert!(get("gzip").await.contains(support::ABOUT_MARK));
+    let rebuilt = format!("<html><body>rebuilt {}</body></html>", "x".repeat(2000));
+    std::fs::write(site.root().join("about/index.html"), &rebuilt).unwrap();
+    assert_eq!(get("identity").await, rebuilt);
+    assert_eq!(get("gzip").await, rebuilt);
+}
+
+#[tokio::test]
+async fn etags_from_memory_and_from_disk_agree() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let c = support::client();
+    let path = srv.url(&format!("/{FRAMEWORK_JS}"));
+    // A plain GET is answered from memory; a Range request through actix-files.
+    let plain = c.get(&path).send().await.unwrap();
+    let ranged = c
+        .get(&path)
+        .header(header::RANGE, "bytes=0-0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        plain.headers()[header::ETAG],
+        ranged.headers()[header::ETAG]
+    );
+    assert_eq!(
+        plain.headers()[header::LAST_MODIFIED],
+        ranged.headers()[header::LAST_MODIFIED]
+    );
+    // If-Match (answered by actix-files) accepts the tag the memory path issued.
+    let etag = plain.headers()[header::ETAG].clone();
+    let res = c
+        .get(&path)
+        .header(header::IF_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = c
+        .get(&path)
+        .header(header::IF_MATCH, "\"nope\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+}
