@@ -50,25 +50,32 @@ pub fn custom_definition<'a>(doc: &'a J, group: &str, version: &str, kind: &str)
     })
 }
 
-/// Merge keys of list fields in built-in Kubernetes types, by field name; `ports` depends
-/// on whether it belongs to a container (`containerPort`) or a Service (`port`).
-fn merge_key(field: &str, parent_is_service_spec: bool) -> Option<&'static str> {
+/// What kind of map a list field sits in, where that changes its merge key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parent {
+    Other,
+    /// A Service's `spec` (`ports` merge by `port` + `protocol`).
+    ServiceSpec,
+    /// The top level of a ServiceAccount (`secrets` merge, `imagePullSecrets` do not).
+    ServiceAccount,
+}
+
+/// Merge keys of list fields in built-in Kubernetes types (their `patchMergeKey`, or
+/// `x-kubernetes-list-map-keys` where kyaml uses several), by field name.
+fn merge_key(field: &str, parent: Parent) -> Option<&'static [&'static str]> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" => "name",
-        "env" | "volumes" | "imagePullSecrets" | "resourceClaims" | "schedulingGates" => "name",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "hostAliases" => "ip",
-        "topologySpreadConstraints" => "topologyKey",
-        "conditions" => "type",
-        "ownerReferences" => "uid",
-        "ports" => {
-            if parent_is_service_spec {
-                "port"
-            } else {
-                "containerPort"
-            }
-        }
+        "containers" | "initContainers" | "ephemeralContainers" => &["name"],
+        "env" | "volumes" | "resourceClaims" | "schedulingGates" => &["name"],
+        "imagePullSecrets" if parent != Parent::ServiceAccount => &["name"],
+        "secrets" if parent == Parent::ServiceAccount => &["name"],
+        "volumeMounts" => &["mountPath"],
+        "volumeDevices" => &["devicePath"],
+        "hostAliases" => &["ip"],
+        "topologySpreadConstraints" => &["topologyKey", "whenUnsatisfiable"],
+        "conditions" => &["type"],
+        "ownerReferences" => &["uid"],
+        "ports" if parent == Parent::ServiceSpec => &["port", "protocol"],
+        "ports" => &["containerPort", "protocol"],
         _ => return None,
     })
 }
@@ -134,7 +141,15 @@ pub fn apply_with(
             other => return Err(format!("unknown patch directive {DIRECTIVE}: {other}")),
         }
     }
-    merge_value(target, patch, schema, "", false, false, custom)?;
+    merge_value(
+        target,
+        patch,
+        schema,
+        "",
+        Parent::Other,
+        Parent::Other,
+        custom,
+    )?;
     Ok(true)
 }
 
@@ -156,32 +171,36 @@ fn strip_directives(v: &mut Value) {
     }
 }
 
-/// `in_service_spec`: the parent map is a Service's `spec` (its `ports` merge by `port`);
-/// `is_service_spec`: this value is that `spec`.
+/// `parent`: the map holding `field`; `this`: what this value is, if it is a map.
 fn merge_value(
     dest: &mut Value,
     src: &Value,
     schema: bool,
     field: &str,
-    in_service_spec: bool,
-    is_service_spec: bool,
+    parent: Parent,
+    this: Parent,
     js: Js<'_>,
 ) -> Result<(), String> {
-    let service_spec = in_service_spec;
     match (dest, src) {
-        (Value::Map(d), Value::Map(s)) => merge_map(d, s, schema, is_service_spec, js),
+        (Value::Map(d), Value::Map(s)) => merge_map(d, s, schema, this, js),
         (Value::Seq(d), Value::Seq(s)) => {
-            let (key, items_js): (Option<&str>, Js<'_>) = match js {
+            let custom_key: Vec<&str>;
+            let (key, items_js): (Option<&[&str]>, Js<'_>) = match js {
                 Some((root, arr)) => {
                     let merge = arr
                         .get("x-kubernetes-patch-strategy")
                         .and_then(J::as_str)
                         .is_some_and(|st| st.split(',').any(|x| x == "merge"));
-                    let k = arr.get("x-kubernetes-patch-merge-key").and_then(J::as_str);
+                    custom_key = arr
+                        .get("x-kubernetes-patch-merge-key")
+                        .and_then(J::as_str)
+                        .into_iter()
+                        .collect();
                     let items = arr.get("items").map(|i| (root, deref(root, i)));
-                    (if merge { k } else { None }, items)
+                    let key = (merge && !custom_key.is_empty()).then_some(custom_key.as_slice());
+                    (key, items)
                 }
-                None if schema => (merge_key(field, service_spec), None),
+                None if schema => (merge_key(field, parent), None),
                 None => (None, None),
             };
             // A `- $patch: replace` element: the list becomes the patch's other elements.
@@ -241,14 +260,14 @@ fn merge_value(
     }
 }
 
-fn merge_map(
-    d: &mut Map,
-    s: &Map,
-    schema: bool,
-    this_is_service_spec: bool,
-    js: Js<'_>,
-) -> Result<(), String> {
-    let is_service = d.get("kind").and_then(Value::as_str) == Some("Service");
+fn merge_map(d: &mut Map, s: &Map, schema: bool, this: Parent, js: Js<'_>) -> Result<(), String> {
+    let kind = d.get("kind").and_then(Value::as_str);
+    let is_service = kind == Some("Service");
+    let this = if kind == Some("ServiceAccount") {
+        Parent::ServiceAccount
+    } else {
+        this
+    };
     for (k, sv) in s {
         if k == DIRECTIVE {
             continue;
@@ -278,8 +297,12 @@ fn merge_map(
                 sv,
                 schema,
                 k,
-                this_is_service_spec,
-                is_service && k == "spec",
+                this,
+                if is_service && k == "spec" {
+                    Parent::ServiceSpec
+                } else {
+                    Parent::Other
+                },
                 js_prop(js, k),
             )?,
             _ => {
@@ -292,56 +315,93 @@ fn merge_map(
     Ok(())
 }
 
+/// The key values of a list element (`None` when it has none of the keys).
+fn key_values(e: &Value, keys: &[&str]) -> Option<Vec<Option<String>>> {
+    let vals: Vec<Option<String>> = keys
+        .iter()
+        .map(|k| {
+            e.get(k)
+                .filter(|v| !v.is_null())
+                .and_then(Value::scalar_text)
+        })
+        .collect();
+    vals.iter().any(Option::is_some).then_some(vals)
+}
+
+/// kyaml matches multi-key elements on the keys both sides have.
+fn keys_match(a: &[Option<String>], b: &[Option<String>]) -> bool {
+    a.iter().zip(b).all(|(x, y)| match (x, y) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    })
+}
+
 /// Associative list merge (kyaml with `ListIncreaseDirection: Prepend`, as kustomize's
-/// SMP filter sets it): elements named by the patch come first, in patch order (merged
-/// with their match), then the destination's other elements in their order. A
-/// `$patch: delete` element removes its match; patch elements without the key are
-/// ignored.
+/// SMP filter sets it). With one key: elements named by the patch come first, in patch
+/// order (merged with their match), then the destination's other elements. With several
+/// keys kyaml re-appends every destination element, so new patch elements come first
+/// and merged ones stay where the destination had them. A `$patch: delete` element
+/// removes its match; patch elements without any key are ignored.
 fn merge_assoc(
     d: &mut Vec<Value>,
     s: &[Value],
-    key: &str,
+    keys: &[&str],
     schema: bool,
     js: Js<'_>,
 ) -> Result<(), String> {
+    let dest_keys: Vec<Option<Vec<Option<String>>>> =
+        d.iter().map(|e| key_values(e, keys)).collect();
     let mut out: Vec<Value> = Vec::with_capacity(d.len() + s.len());
     let mut used = vec![false; d.len()];
-    let mut seen: Vec<&Value> = Vec::new();
+    let mut deleted = vec![false; d.len()];
+    let mut merged: Vec<Option<Value>> = vec![None; d.len()];
+    let mut seen: Vec<Vec<Option<String>>> = Vec::new();
     for item in s {
-        let Some(kv) = item.get(key).filter(|v| !v.is_null()) else {
+        let Some(kv) = key_values(item, keys) else {
             continue;
         };
         if seen.contains(&kv) {
             continue;
         }
-        seen.push(kv);
-        let pos = d.iter().position(|e| e.get(key) == Some(kv));
-        if let Some(p) = pos {
-            used[p] = true;
-        }
-        match (pos, item.str_at(&[DIRECTIVE])) {
-            (_, Some("delete")) => {}
-            // Observed kustomize v5.5.0 behaviour: an element-level `$patch: replace`
-            // leaves a matching element as it was.
-            (Some(p), Some("replace")) => out.push(d[p].clone()),
-            (None, _) => {
+        seen.push(kv.clone());
+        let pos = (0..d.len())
+            .find(|&j| !used[j] && dest_keys[j].as_ref().is_some_and(|dk| keys_match(dk, &kv)));
+        let Some(p) = pos else {
+            if item.str_at(&[DIRECTIVE]) != Some("delete") {
                 let mut v = item.clone();
                 strip_directives(&mut v);
                 out.push(v);
             }
-            (Some(p), _) => {
-                let mut merged = d[p].clone();
-                if let (Value::Map(dm), Value::Map(sm)) = (&mut merged, item) {
-                    merge_map(dm, sm, schema, false, js)?;
-                }
-                out.push(merged);
+            continue;
+        };
+        used[p] = true;
+        let value = match item.str_at(&[DIRECTIVE]) {
+            Some("delete") => {
+                deleted[p] = true;
+                continue;
             }
+            // Observed kustomize v5.5.0 behaviour: an element-level `$patch: replace`
+            // leaves a matching element as it was.
+            Some("replace") => d[p].clone(),
+            _ => {
+                let mut m = d[p].clone();
+                if let (Value::Map(dm), Value::Map(sm)) = (&mut m, item) {
+                    merge_map(dm, sm, schema, Parent::Other, js)?;
+                }
+                m
+            }
+        };
+        if keys.len() == 1 {
+            out.push(value);
+        } else {
+            merged[p] = Some(value);
         }
     }
     for (i, e) in d.drain(..).enumerate() {
-        if !used[i] {
-            out.push(e);
+        if deleted[i] || (keys.len() == 1 && used[i]) {
+            continue;
         }
+        out.push(merged[i].take().unwrap_or(e));
     }
     *d = out;
     Ok(())
