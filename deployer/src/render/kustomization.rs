@@ -433,12 +433,12 @@ impl Kustomization {
                                 field: format!("{key}.tagSuffix"),
                             });
                         }
+                        // Strings only: kustomize rejects `newTag: 1.10` (a number) rather
+                        // than guess its text.
                         let opt = |f: &str| -> Result<Option<String>, RenderError> {
                             match item.get(f) {
                                 None | Some(Value::Null) => Ok(None),
-                                Some(Value::Int(i)) => Ok(Some(i.to_string())),
-                                Some(Value::Float(x)) => Ok(Some(x.to_string())),
-                                Some(x) => c.string(key, x).map(Some),
+                                Some(x) => c.string(&format!("{key}.{f}"), x).map(Some),
                             }
                         };
                         k.images.push(ImageSpec {
