@@ -3,8 +3,9 @@
 //! The output is byte-for-byte what `kustomize build` (v5.5.0) prints. Kustomize keeps
 //! resources as YAML trees while it transforms them, then prints each one by converting it
 //! to JSON and back to YAML with `sigs.k8s.io/yaml` (go-yaml v2). That final round trip is
-//! why the output has sorted keys, normalised quoting and 80-column folding: `yaml.rs`
-//! reproduces it, and everything else works on the plain [`value::Value`] tree.
+//! why the output has sorted keys, normalised quoting and 80-column folding: `emit.rs`
+//! reproduces it, `yaml.rs` reads input with kyaml's scalar rules, and everything else
+//! works on the plain [`value::Value`] tree.
 
 mod accumulator;
 mod emit;
@@ -52,13 +53,8 @@ pub struct RenderOptions {
 /// Builds the kustomization in `dir` and returns the YAML stream `kustomize build` prints.
 pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
     let ldr = loader::Loader::new(dir, opts.load_restrictor)?;
+    // A Component can be built on its own too: it then applies to what it brings.
     let top = target::Target::load(ldr, opts)?;
-    if top.k.kind == "Component" {
-        return Err(RenderError::Invalid {
-            context: top.k.file.clone(),
-            message: "a Component cannot be built on its own".into(),
-        });
-    }
     let file = top.k.file.clone();
     let invalid = |message: String| RenderError::Invalid {
         context: file.clone(),
