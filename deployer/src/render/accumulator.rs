@@ -179,5 +179,14 @@ fn check_resource(v: Value, file: &str) -> Result<Resource, RenderError> {
             message: "missing Resource metadata: an object has no `kind`".into(),
         });
     }
+    if v.str_at(&["metadata", "name"]).is_none_or(str::is_empty) {
+        return Err(RenderError::Invalid {
+            context: file.to_string(),
+            message: format!(
+                "missing metadata.name in object of kind {}",
+                v.str_at(&["kind"]).unwrap_or("")
+            ),
+        });
+    }
     Ok(Resource::new(v))
 }

@@ -352,6 +352,16 @@ impl Kustomization {
                 });
             }
         };
+        // kustomize `CheckEmpty`: nothing but the type fields is an error.
+        if map.keys().all(|k| k == "apiVersion" || k == "kind") {
+            let name = std::path::Path::new(file)
+                .file_name()
+                .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
+            return Err(RenderError::Invalid {
+                context: file.to_string(),
+                message: format!("{name} is empty"),
+            });
+        }
         let c = Ctx { file };
         let mut k = Kustomization {
             file: file.to_string(),
