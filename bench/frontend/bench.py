@@ -11,6 +11,7 @@ import datetime
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,9 @@ import wrkbench  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+# Rounds per target, alternating which server goes first; the median is reported. The
+# machine is shared, so one run per server is at the mercy of whatever else runs then.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 BROWSER_AE = "Accept-Encoding: gzip, br"
 BUNDLE_TARGET_BYTES = 300 * 1024
 
@@ -126,7 +130,7 @@ def start_binary(path, env, work, name):
     return proc, port
 
 
-def run_wrk(url, pids, seconds, headers=()):
+def run_wrk(url, pids, seconds, headers=(), upstream_pids=()):
     """wrkbench.run_wrk, with percentiles read from the "Latency Distribution" block only
     (its `50%` pattern can also match the thread table's `+/- Stdev` column, e.g. `90.50%`)."""
     cmd = ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "--timeout", "5s"]
@@ -134,8 +138,10 @@ def run_wrk(url, pids, seconds, headers=()):
         cmd += ["-H", h]
     cmd.append(url)
     cpu0 = wrkbench.cpu_seconds(pids)
+    up0 = wrkbench.cpu_seconds(upstream_pids)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
     cpu1 = wrkbench.cpu_seconds(pids)
+    up1 = wrkbench.cpu_seconds(upstream_pids)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
     scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
@@ -148,11 +154,20 @@ def run_wrk(url, pids, seconds, headers=()):
         "p50_us": pct(50),
         "p99_us": pct(99),
         "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / max(requests, 1),
+        "api_cpu_us_per_req": (up1 - up0) * 1e6 / max(requests, 1),
         "bytes_per_resp": float(read.group(1)) * scale[read.group(2)] / max(requests, 1),
         "non2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": sock_err.group(1).strip() if sock_err else "",
         "requests": requests,
     }
+
+
+def median(runs):
+    keys = ["rps", "p50_us", "p99_us", "cpu_us_per_req", "api_cpu_us_per_req", "bytes_per_resp"]
+    out = {k: statistics.median(r[k] for r in runs) for k in keys}
+    out["non2xx"] = sum(r["non2xx"] for r in runs)
+    out["socket_errors"] = "; ".join(r["socket_errors"] for r in runs if r["socket_errors"])
+    return out
 
 
 def fmt_us(us):
@@ -192,18 +207,28 @@ def main():
             ("`/api/v1/status` through the proxy", "/api/v1/status", ()),
         ]
         rows = []
+        servers = [
+            ("nginx", nginx_port, nginx_pids),
+            ("frontend-server", fe_port, [fe.pid]),
+        ]
         for label, path, headers in targets:
-            measured = {}
-            for name, port, pids in [
-                ("nginx", nginx_port, nginx_pids),
-                ("frontend-server", fe_port, [fe.pid]),
-            ]:
-                url = f"http://127.0.0.1:{port}{path}"
-                # Warm-up (caches, pools, the on-the-fly gzip cache), not measured.
-                run_wrk(url, pids, seconds=2, headers=headers)
-                measured[name] = run_wrk(url, pids, seconds=SECONDS, headers=headers)
-                print(label, name, measured[name], flush=True)
-            rows.append((label, measured["nginx"], measured["frontend-server"]))
+            runs = {name: [] for name, _, _ in servers}
+            for name, port, pids in servers:
+                # Warm-up (caches, pools, the memory body cache), not measured.
+                run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=2, headers=headers)
+            for round_no in range(ROUNDS):
+                order = servers if round_no % 2 == 0 else list(reversed(servers))
+                for name, port, pids in order:
+                    r = run_wrk(
+                        f"http://127.0.0.1:{port}{path}",
+                        pids,
+                        seconds=SECONDS,
+                        headers=headers,
+                        upstream_pids=[api.pid],
+                    )
+                    print(label, name, r, flush=True)
+                    runs[name].append(r)
+            rows.append((label, median(runs["nginx"]), median(runs["frontend-server"])))
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         lines = [
@@ -211,7 +236,16 @@ def main():
             "nginx CPU µs/req | frontend CPU µs/req | nginx B/resp | frontend B/resp |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
+        proxy_note = []
         for label, n, f in rows:
+            if "proxy" in label:
+                proxy_note.append(
+                    f"Through the proxy the api itself used {n['api_cpu_us_per_req']:.0f} µs CPU "
+                    f"per request behind nginx (a new connection each time) and "
+                    f"{f['api_cpu_us_per_req']:.0f} µs behind frontend-server (pooled "
+                    f"keep-alive); proxy + api: {n['cpu_us_per_req'] + n['api_cpu_us_per_req']:.0f} "
+                    f"vs {f['cpu_us_per_req'] + f['api_cpu_us_per_req']:.0f} µs per request."
+                )
             flag = ""
             if n["non2xx"] or f["non2xx"] or n["socket_errors"] or f["socket_errors"]:
                 flag = f" (non-2xx/3xx: nginx {n['non2xx']}, frontend {f['non2xx']})"
@@ -230,12 +264,13 @@ def main():
             f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
             f"{wrkbench.machine_line()}; load average after the run: {load}. "
             f"{nginx_version} (`worker_processes auto`); frontend-server release build "
-            "(one worker per core); wrk -t2 -c64 "
-            f"-d{SECONDS}s after a 2 s warm-up, one target at a time, loopback. "
+            f"(one worker per core); wrk -t2 -c64 -d{SECONDS}s, {ROUNDS} rounds per target "
+            "alternating which server goes first, medians reported, after a 2 s warm-up; "
+            "one target at a time, loopback. "
             f"Bundle: {bundle_note}. Both servers log every request (nginx access_log, "
             "frontend-server JSON lines) to a file.",
         ]
-        out = "\n".join(lines + meta) + "\n"
+        out = "\n".join(lines + meta + [""] + proxy_note) + "\n"
         print(out)
         if results_md:
             with open(results_md, "w") as f:
