@@ -11,6 +11,7 @@
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`lifecycle`]: readiness flag, SIGTERM/SIGINT, pre-stop delay, graceful drain.
 //! - [`stack`]: the middleware stack above, in its one correct order.
+//! - [`self_probe`]: `<binary> healthcheck` for images without a shell.
 //! - [`errors`]: the JSON error body every server answers with.
 
 pub mod access_log;
@@ -20,6 +21,7 @@ pub mod limits;
 pub mod metrics;
 pub mod probes;
 pub mod recover;
+pub mod self_probe;
 pub mod settings;
 pub mod stack;
 pub mod telemetry;
