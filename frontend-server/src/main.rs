@@ -1,10 +1,10 @@
-//! `frontend-server` binary: configuration, telemetry, bind, serve. Everything else is in
-//! the library.
+//! `frontend-server` — serve the site; `frontend-server healthcheck` — probe a running one
+//! (exit 0 if healthy; for the image's HEALTHCHECK). Everything else is in the library.
 
-use std::{net::TcpListener, process::ExitCode};
+use std::{net::TcpListener, process::ExitCode, time::Duration};
 
 use frontend_server::{AppState, FrontendConfig};
-use service_kit::{shutdown_signal, telemetry};
+use service_kit::{self_probe, shutdown_signal, telemetry};
 
 /// Exit code for configuration errors (sysexits' EX_USAGE), the same as the api's.
 const EXIT_CONFIG: u8 = 64;
@@ -19,10 +19,27 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if std::env::args().len() > 1 {
-        eprintln!("frontend-server: takes no arguments; configure it with environment variables");
-        return ExitCode::from(EXIT_CONFIG);
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => serve(config),
+        Some("healthcheck") => {
+            match self_probe::probe(config.port, Duration::from_secs(2), "frontend-healthcheck") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("frontend-server healthcheck: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(other) => {
+            eprintln!(
+                "frontend-server: unknown command {other:?}; usage: frontend-server [serve|healthcheck] (configured by environment variables)"
+            );
+            ExitCode::from(EXIT_CONFIG)
+        }
     }
+}
+
+fn serve(config: FrontendConfig) -> ExitCode {
     // The site root is part of the configuration: checked before binding too.
     let state = match AppState::new(config) {
         Ok(state) => state,
@@ -39,6 +56,7 @@ fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(err) => {
             tracing::error!(port = state.config.port, error = %err, "cannot bind");
+            telemetry::flush();
             return ExitCode::FAILURE;
         }
     };
@@ -47,11 +65,14 @@ fn main() -> ExitCode {
         listener,
         shutdown_signal(),
     ));
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "server failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Log lines are written by a background thread: write out the last ones.
+    telemetry::flush();
+    code
 }

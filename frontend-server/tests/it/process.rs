@@ -129,3 +129,28 @@ async fn environment_proxy_variables_are_ignored() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(upstream.last().target, "/api/echo");
 }
+
+#[test]
+fn healthcheck_subcommand_probes_the_running_server() {
+    let site = support::fixture_site();
+    let root = site.root().display().to_string();
+    let fe = Proc::start(&support::frontend_binary(), &[("SITE_ROOT", &root)]);
+    let port = fe.port.to_string();
+    let ok = Command::new(support::frontend_binary())
+        .arg("healthcheck")
+        .env_clear()
+        .env("PORT", &port)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    drop(fe);
+    let out = Command::new(support::frontend_binary())
+        .arg("healthcheck")
+        .env_clear()
+        .env("PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+}
