@@ -27,7 +27,7 @@ api_bin="$target_dir/release/api"
 ctx="$(mktemp -d)"
 name="frontend-check-$$"
 P=(--runtime runc --cgroup-manager cgroupfs)
-RUN=("${P[@]}" run --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network host)
+RUN=("${P[@]}" run --no-healthcheck --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network host)
 api_pid=""
 cleanup() {
   podman "${P[@]}" rm -f "$name" >/dev/null 2>&1 || true
@@ -52,6 +52,8 @@ fail() { echo "check-image: FAILED: $*" >&2; podman logs "$name" 2>&1 | tail -20
 
 user="$(podman image inspect --format '{{.Config.User}}' "localhost/$name:check")"
 [ "$user" = "65532:65532" ] || fail "image user is '$user', want 65532:65532"
+health="$(podman image inspect --format '{{json .HealthCheck.Test}}' "localhost/$name:check")"
+[ "$health" = '["CMD","/frontend-server","healthcheck"]' ] || fail "HEALTHCHECK is $health"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 api_port="$(free_port)"
@@ -68,10 +70,11 @@ enc="$(curl -s -o /dev/null -D - -H 'Accept-Encoding: br' "http://127.0.0.1:$por
 echo "$enc" | grep -qi 'br' || fail "no Brotli for / (got '$enc')"
 body="$(curl -sf "http://127.0.0.1:$port/api/v1/status")" || fail "proxy: no answer from /api/v1/status"
 echo "$body" | grep -q '"environment":"image-check"' || fail "proxy: status body $body"
+podman "${P[@]}" exec "$name" /frontend-server healthcheck || fail "the image's HEALTHCHECK command failed"
 uid="$(podman top "$name" huser | tail -1 | tr -d ' ')"
 [ "$uid" = "65532" ] || fail "process runs as '$uid'"
 podman "${P[@]}" stop -t 10 "$name" >/dev/null
 code="$(podman inspect --format '{{.State.ExitCode}}' "$name")"
 [ "$code" = "0" ] || fail "exit code after SIGTERM is $code, want 0"
 podman logs "$name" 2>&1 | grep -q '"shutdown complete"' || fail "no 'shutdown complete' log line"
-echo "check-image: frontend image OK (scratch, static, uid 65532, site at /site, proxy, graceful SIGTERM as PID 1)"
+echo "check-image: frontend image OK (scratch, static, uid 65532, site at /site, proxy, self-probe, graceful SIGTERM as PID 1)"
