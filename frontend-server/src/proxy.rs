@@ -358,7 +358,8 @@ fn relay_response(req: &HttpRequest, response: reqwest::Response) -> HttpRespons
             let empty = futures_util::stream::empty::<Result<Bytes, io::Error>>();
             return builder.body(SizedStream::new(len, empty));
         }
-        return builder.finish();
+        // No declared length (or not HEAD): send no Content-Length rather than a false `0`.
+        return builder.body(actix_web::body::None::new());
     }
     let stream = response.bytes_stream().map_err(|err| {
         tracing::warn!(error = %error_chain(&err), "upstream response body failed mid-stream");
