@@ -41,16 +41,20 @@ fn serve(config: ApiConfig) -> ExitCode {
         Ok(listener) => listener,
         Err(err) => {
             tracing::error!(port = config.port, error = %err, "cannot bind");
+            telemetry::flush();
             return ExitCode::FAILURE;
         }
     };
     let result =
         actix_web::rt::System::new().block_on(api::run(config, listener, shutdown_signal()));
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "server failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Log lines are written by a background thread: write out the last ones.
+    telemetry::flush();
+    code
 }

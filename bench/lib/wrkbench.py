@@ -84,8 +84,8 @@ def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=()):
     sock_err = re.search(r"Socket errors: (.*)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_us": _to_us(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99_us": _to_us(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50_us": _to_us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99_us": _to_us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
         "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / max(requests, 1),
         "bytes_per_resp": bytes_read / max(requests, 1),
         "non2xx": int(errors.group(1)) if errors else 0,
