@@ -8,7 +8,6 @@
 //! the same [`app`] in-process or the built binary.
 
 pub mod config;
-pub mod healthcheck;
 pub mod routes;
 
 use std::{future::Future, io, net::TcpListener};

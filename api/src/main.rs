@@ -3,7 +3,7 @@
 use std::{net::TcpListener, process::ExitCode, time::Duration};
 
 use api::ApiConfig;
-use service_kit::{shutdown_signal, telemetry};
+use service_kit::{self_probe, shutdown_signal, telemetry};
 
 /// Exit code for configuration errors (sysexits' EX_USAGE, as linkerd2-proxy does).
 const EXIT_CONFIG: u8 = 64;
@@ -18,13 +18,15 @@ fn main() -> ExitCode {
     };
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve(config),
-        Some("healthcheck") => match api::healthcheck::probe(config.port, Duration::from_secs(2)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("api healthcheck: {err}");
-                ExitCode::FAILURE
+        Some("healthcheck") => {
+            match self_probe::probe(config.port, Duration::from_secs(2), "api-healthcheck") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("api healthcheck: {err}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Some(other) => {
             eprintln!("api: unknown command {other:?}; usage: api [serve|healthcheck]");
             ExitCode::from(EXIT_CONFIG)

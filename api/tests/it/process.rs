@@ -328,7 +328,7 @@ fn healthcheck_subcommand_probes_the_running_server() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 }
 
 #[test]
