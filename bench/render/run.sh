@@ -7,11 +7,11 @@
 # (bench/render/gen_tree.py: configMapGenerator, namePrefix, namespace, labels, strategic-merge
 # and JSON 6902 patches across a base and an overlay). For each case it checks that both tools
 # print the same bytes (and says so when they do not), then measures with hyperfine (median
-# wall time) and GNU time -v (peak RSS, median of 3 runs). Prints a Markdown table, also
-# written to RESULTS_MD when given.
+# wall time; the median over ROUNDS alternating rounds) and GNU time -v (peak RSS, median of
+# 3 runs). Prints a Markdown table, also written to RESULTS_MD when given.
 #
 # Needs: hyperfine and time (apt), kubectl (Kustomize v5.5.0 inside), python3, cargo.
-# Tunables: RUNS_SMALL (default 30), RUNS_LARGE (default 5), APPS (default 250).
+# Tunables: RUNS_SMALL (default 30), RUNS_LARGE (default 5), APPS (default 250), ROUNDS (3).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -19,6 +19,7 @@ results="${1:-}"
 runs_small="${RUNS_SMALL:-30}"
 runs_large="${RUNS_LARGE:-5}"
 apps="${APPS:-250}"
+rounds="${ROUNDS:-3}"
 
 for tool in hyperfine kubectl python3 cargo /usr/bin/time; do
   command -v "$tool" > /dev/null || { echo "missing $tool (apt-get install hyperfine time; kubectl v1.32)" >&2; exit 1; }
@@ -48,39 +49,57 @@ peak_rss() {
   printf '%s\n' "${samples[@]}" | sort -n | sed -n 2p
 }
 
-{
-  echo "| case | objects | same output | kubectl kustomize median | deployer render median | speed-up | kubectl peak RSS | deployer peak RSS |"
-  echo "|---|---:|---|---:|---:|---:|---:|---:|"
-} > "$work/table.md"
-
+# Correctness and memory, once per case: case<TAB>objects<TAB>same<TAB>kubectl KiB<TAB>deployer KiB.
+: > "$work/cases.tsv"
 for case in "${cases[@]}"; do
-  IFS=: read -r label dir runs <<< "$case"
+  IFS=: read -r label dir _ <<< "$case"
   kubectl kustomize "$dir" > "$work/expected.yaml"
   objects="$(grep -c '^kind:' "$work/expected.yaml" || true)"
   if "$deployer" render "$dir" > "$work/actual.yaml" 2> "$work/err.txt"; then
     if cmp -s "$work/expected.yaml" "$work/actual.yaml"; then same=yes; else same="NO (differs)"; fi
   else
-    same="NO (deployer failed: $(head -c 120 "$work/err.txt" | tr '\n|' ' /'))"
+    same="NO (deployer failed: $(head -c 120 "$work/err.txt" | tr '\n|\t' '   '))"
   fi
-  # -i: a failing deployer (unsupported feature) is still timed; the table says it failed.
-  hyperfine -N -i --warmup 1 --runs "$runs" --export-json "$work/h.json" --style none \
-    -n kubectl "kubectl kustomize $dir" \
-    -n deployer "$deployer render $dir" > /dev/null 2>&1
-  read -r k_med d_med < <(python3 -c '
+  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$objects" "$same" \
+    "$(peak_rss kubectl kustomize "$dir")" "$(peak_rss "$deployer" render "$dir")" >> "$work/cases.tsv"
+done
+
+# Time, in ROUNDS alternating rounds over all cases (a load spike from other work on the
+# machine then hits one round, not one case): case<TAB>kubectl median<TAB>deployer median.
+: > "$work/medians.tsv"
+for round in $(seq "$rounds"); do
+  for case in "${cases[@]}"; do
+    IFS=: read -r label dir runs <<< "$case"
+    echo "round $round/$rounds: $label" >&2
+    # -i: a failing deployer (unsupported feature) is still timed; the table says it failed.
+    hyperfine -N -i --warmup 1 --runs "$runs" --export-json "$work/h.json" --style none \
+      -n kubectl "kubectl kustomize $dir" \
+      -n deployer "$deployer render $dir" > /dev/null 2>&1
+    python3 -c '
 import json, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
-print(r["kubectl"], r["deployer"])' "$work/h.json")
-  k_rss="$(peak_rss kubectl kustomize "$dir")"
-  d_rss="$(peak_rss "$deployer" render "$dir")"
-  python3 - "$label" "$objects" "$same" "$k_med" "$d_med" "$k_rss" "$d_rss" >> "$work/table.md" <<'PY'
-import sys
-label, objects, same, k, d, krss, drss = sys.argv[1:]
-k, d = float(k), float(d)
+print(sys.argv[2], r["kubectl"], r["deployer"], sep="\t")' "$work/h.json" "$label" >> "$work/medians.tsv"
+  done
+done
+
+python3 - "$work/cases.tsv" "$work/medians.tsv" > "$work/table.md" <<'PY'
+import statistics, sys
+cases = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+times = {}
+for l in open(sys.argv[2]):
+    label, k, d = l.rstrip("\n").split("\t")
+    times.setdefault(label, ([], []))
+    times[label][0].append(float(k))
+    times[label][1].append(float(d))
 ms = lambda s: f"{s * 1000:.1f} ms"
 mib = lambda kib: f"{int(kib) / 1024:.1f} MiB"
-print(f"| {label} | {objects} | {same} | {ms(k)} | {ms(d)} | {k / d:.1f}x | {mib(krss)} | {mib(drss)} |")
+print("| case | objects | same output | kubectl kustomize median | deployer render median | speed-up | kubectl peak RSS | deployer peak RSS |")
+print("|---|---:|---|---:|---:|---:|---:|---:|")
+for label, objects, same, krss, drss in cases:
+    k = statistics.median(times[label][0])
+    d = statistics.median(times[label][1])
+    print(f"| {label} | {objects} | {same} | {ms(k)} | {ms(d)} | {k / d:.1f}x | {mib(krss)} | {mib(drss)} |")
 PY
-done
 
 {
   echo
@@ -88,7 +107,7 @@ done
     "$(kubectl version --client 2>/dev/null | head -1); hyperfine $(hyperfine --version | cut -d' ' -f2);" \
     "deployer $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown) (release);" \
     "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "Command: bench/render/run.sh (RUNS_SMALL=$runs_small RUNS_LARGE=$runs_large APPS=$apps)"
+  echo "Command: bench/render/run.sh (RUNS_SMALL=$runs_small RUNS_LARGE=$runs_large APPS=$apps ROUNDS=$rounds)"
 } >> "$work/table.md"
 
 cat "$work/table.md"
