@@ -308,3 +308,17 @@ async fn the_real_api_answers_through_the_proxy_with_the_request_id_carried() {
     let body: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
     assert_eq!(body["error"], "Not Found");
 }
+
+#[tokio::test]
+async fn the_scheme_set_by_an_ingress_in_front_is_passed_on() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let res = support::client()
+        .get(srv.url("/api/echo"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(upstream.last().header("x-forwarded-proto"), Some("https"));
+}
