@@ -73,7 +73,7 @@ pub fn app(
     let app = App::new()
         .configure(|cfg| configure(cfg, &state))
         .default_service(web::to(routes::not_found));
-    stack::wrap(app, state.config.limits())
+    stack::wrap(app, state.config.server.limits())
 }
 
 /// Serves the api on `listener` until `shutdown` resolves, then drains gracefully.
@@ -88,7 +88,7 @@ pub async fn run(
         version = env!("CARGO_PKG_VERSION"),
         "api starting"
     );
-    let settings = state.config.server_settings();
+    let settings = state.config.server.server_settings();
     let readiness = state.readiness.clone();
     lifecycle::serve(
         move || app(state.clone()),

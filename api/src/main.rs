@@ -19,7 +19,11 @@ fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve(config),
         Some("healthcheck") => {
-            match self_probe::probe(config.port, Duration::from_secs(2), "api-healthcheck") {
+            match self_probe::probe(
+                config.server.port,
+                Duration::from_secs(2),
+                "api-healthcheck",
+            ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("api healthcheck: {err}");
@@ -35,14 +39,14 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: ApiConfig) -> ExitCode {
-    if let Err(err) = telemetry::init(&config.log_level, config.log_format) {
+    if let Err(err) = telemetry::init(&config.server.log_level, config.server.log_format) {
         eprintln!("api: {err}");
         return ExitCode::from(EXIT_CONFIG);
     }
-    let listener = match TcpListener::bind(("0.0.0.0", config.port)) {
+    let listener = match TcpListener::bind(("0.0.0.0", config.server.port)) {
         Ok(listener) => listener,
         Err(err) => {
-            tracing::error!(port = config.port, error = %err, "cannot bind");
+            tracing::error!(port = config.server.port, error = %err, "cannot bind");
             telemetry::flush();
             return ExitCode::FAILURE;
         }

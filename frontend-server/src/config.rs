@@ -1,21 +1,19 @@
-//! The frontend's configuration: defaults overlaid with environment variables, validated
-//! once before any port is bound. The keys it shares with the api (`PORT`, `LOG_*`,
-//! `SHUTDOWN_TIMEOUT`, `PRESTOP_DELAY`, `CLIENT_REQUEST_TIMEOUT`, `KEEP_ALIVE`, `MAX_*_SIZE`,
-//! `WORKERS`) have the same names, formats and meaning. Every key is in the README.
+//! The frontend's configuration: the shared server settings ([`ServerConfig`]: `PORT`,
+//! `LOG_*`, timeouts, limits — the same names, formats and meaning as in the api) plus the
+//! frontend's own keys, from defaults overlaid with environment variables, validated once
+//! before any port is bound. Every key is in frontend-server/README.md.
 
 use std::{path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 use service_kit::{
-    ServerSettings,
-    limits::Limits,
+    ServerConfig,
     settings::{self, SettingsError},
-    telemetry::{self, LogFormat},
 };
 
-/// Environment variables the frontend reads, with their defaults.
+/// The frontend's own environment variables, with their defaults (the shared ones —
+/// `PORT`, `LOG_*`, timeouts, limits — are [`service_kit::server_config::SERVER_DEFAULTS`]).
 pub const DEFAULTS: &[(&str, &str)] = &[
-    ("PORT", "8080"),
     // Where Dockerfile.frontend copies the Gatsby build; `site/public` for local runs.
     ("SITE_ROOT", "/site"),
     ("API_UPSTREAM", "http://api-service:8080"),
@@ -24,17 +22,6 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("UPSTREAM_CONNECT_TIMEOUT", "5s"),
     ("FALLBACK", "spa"),
     ("CSP", ""),
-    ("LOG_LEVEL", "info"),
-    ("LOG_FORMAT", "json"),
-    ("SHUTDOWN_TIMEOUT", "5s"),
-    ("PRESTOP_DELAY", "0s"),
-    ("CLIENT_REQUEST_TIMEOUT", "5s"),
-    ("KEEP_ALIVE", "75s"),
-    ("MAX_HEADER_SIZE", "16KiB"),
-    ("MAX_URI_SIZE", "8KiB"),
-    // nginx's client_max_body_size default.
-    ("MAX_BODY_SIZE", "1MiB"),
-    ("WORKERS", "0"),
 ];
 
 /// What an unknown page-like path answers (asset-like paths are always a real 404).
@@ -47,45 +34,35 @@ pub enum FallbackMode {
 }
 
 /// Validated configuration of the frontend-server binary.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct FrontendConfig {
-    #[serde(deserialize_with = "settings::port")]
-    pub port: u16,
+    /// Port, logging, timeouts and limits, shared with the api.
+    pub server: ServerConfig,
     /// Directory of the Gatsby build (`public/`).
     pub site_root: PathBuf,
     /// Base URL `/api/` requests are forwarded to, path and query unchanged.
-    #[serde(deserialize_with = "upstream_url")]
     pub api_upstream: reqwest::Url,
     /// Longest wait for the upstream between two reads (response head or body chunk).
-    #[serde(deserialize_with = "settings::duration")]
     pub upstream_timeout: Duration,
-    #[serde(deserialize_with = "settings::duration")]
     pub upstream_connect_timeout: Duration,
-    #[serde(deserialize_with = "fallback_mode")]
     pub fallback: FallbackMode,
     /// `Content-Security-Policy` for HTML responses; `None` sends none.
-    #[serde(deserialize_with = "csp")]
     pub csp: Option<String>,
-    #[serde(deserialize_with = "telemetry::log_level")]
-    pub log_level: String,
-    #[serde(deserialize_with = "telemetry::log_format")]
-    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Deserialize)]
+struct OwnKeys {
+    site_root: PathBuf,
+    #[serde(deserialize_with = "upstream_url")]
+    api_upstream: reqwest::Url,
     #[serde(deserialize_with = "settings::duration")]
-    pub shutdown_timeout: Duration,
+    upstream_timeout: Duration,
     #[serde(deserialize_with = "settings::duration")]
-    pub prestop_delay: Duration,
-    #[serde(deserialize_with = "settings::duration")]
-    pub client_request_timeout: Duration,
-    #[serde(deserialize_with = "settings::duration")]
-    pub keep_alive: Duration,
-    #[serde(deserialize_with = "settings::byte_size")]
-    pub max_header_size: u64,
-    #[serde(deserialize_with = "settings::byte_size")]
-    pub max_uri_size: u64,
-    #[serde(deserialize_with = "settings::byte_size")]
-    pub max_body_size: u64,
-    #[serde(deserialize_with = "workers")]
-    pub workers: usize,
+    upstream_connect_timeout: Duration,
+    #[serde(deserialize_with = "fallback_mode")]
+    fallback: FallbackMode,
+    #[serde(deserialize_with = "csp")]
+    csp: Option<String>,
 }
 
 impl FrontendConfig {
@@ -98,29 +75,19 @@ impl FrontendConfig {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, SettingsError> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let server = ServerConfig::load(&[], &vars)?;
         let keys: Vec<&str> = DEFAULTS.iter().map(|(k, _)| *k).collect();
-        settings::load(&keys, DEFAULTS, vars)
-    }
-
-    /// Connection handling for [`service_kit::lifecycle::serve`].
-    pub fn server_settings(&self) -> ServerSettings {
-        ServerSettings {
-            workers: (self.workers > 0).then_some(self.workers),
-            shutdown_timeout: self.shutdown_timeout,
-            prestop_delay: self.prestop_delay,
-            client_request_timeout: self.client_request_timeout,
-            keep_alive: self.keep_alive,
-            ..ServerSettings::default()
-        }
-    }
-
-    /// Request limits for [`service_kit::limits`].
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_uri_bytes: usize::try_from(self.max_uri_size).unwrap_or(usize::MAX),
-            max_header_bytes: usize::try_from(self.max_header_size).unwrap_or(usize::MAX),
-            max_body_bytes: self.max_body_size,
-        }
+        let own: OwnKeys = settings::load(&keys, DEFAULTS, vars)?;
+        Ok(Self {
+            server,
+            site_root: own.site_root,
+            api_upstream: own.api_upstream,
+            upstream_timeout: own.upstream_timeout,
+            upstream_connect_timeout: own.upstream_connect_timeout,
+            fallback: own.fallback,
+            csp: own.csp,
+        })
     }
 }
 
@@ -172,17 +139,6 @@ fn csp<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Err
     Ok(Some(raw.to_owned()))
 }
 
-fn workers<'de, D: serde::Deserializer<'de>>(de: D) -> Result<usize, D::Error> {
-    let raw = String::deserialize(de)?;
-    raw.trim()
-        .parse::<usize>()
-        .ok()
-        .filter(|n| *n <= 1024)
-        .ok_or_else(|| {
-            serde::de::Error::custom("expected a number of worker threads (0 = one per core)")
-        })
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -195,15 +151,14 @@ mod tests {
     #[test]
     fn defaults_match_the_image_and_nginx() {
         let c = FrontendConfig::from_vars(vars(&[])).unwrap();
-        assert_eq!(c.port, 8080);
+        assert_eq!(c.server.port, 8080);
         assert_eq!(c.site_root, PathBuf::from("/site"));
         assert_eq!(c.api_upstream.as_str(), "http://api-service:8080/");
         assert_eq!(c.upstream_timeout, Duration::from_secs(60));
-        assert_eq!(c.max_body_size, 1 << 20);
+        assert_eq!(c.server.max_body_size, 1 << 20);
         assert_eq!(c.fallback, FallbackMode::Spa);
         assert_eq!(c.csp, None);
-        assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
-        assert_eq!(c.server_settings().workers, None);
+        assert_eq!(c.server.shutdown_timeout, Duration::from_secs(5));
     }
 
     #[test]
@@ -254,7 +209,7 @@ mod tests {
         assert_eq!(c.api_upstream.as_str(), "http://127.0.0.1:9000/");
         assert_eq!(c.fallback, FallbackMode::Gatsby);
         assert_eq!(c.csp.as_deref(), Some("default-src 'self'"));
-        assert_eq!(c.limits().max_body_bytes, 2 << 20);
+        assert_eq!(c.server.limits().max_body_bytes, 2 << 20);
         assert_eq!(c.upstream_timeout, Duration::from_millis(250));
     }
 }

@@ -64,7 +64,7 @@ impl AppState {
             &config.api_upstream,
             config.upstream_timeout,
             config.upstream_connect_timeout,
-            config.max_body_size,
+            config.server.max_body_size,
         )?;
         Ok(Self {
             config,
@@ -102,7 +102,7 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let limits = state.config.limits();
+    let limits = state.config.server.limits();
     let app = App::new().configure(|cfg| configure(cfg, &state));
     stack::wrap(app, limits)
 }
@@ -120,7 +120,7 @@ pub async fn run(
         version = env!("CARGO_PKG_VERSION"),
         "frontend-server starting"
     );
-    let settings = state.config.server_settings();
+    let settings = state.config.server.server_settings();
     let readiness = state.readiness.clone();
     lifecycle::serve(
         move || app(state.clone()),

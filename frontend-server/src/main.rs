@@ -22,7 +22,11 @@ fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve(config),
         Some("healthcheck") => {
-            match self_probe::probe(config.port, Duration::from_secs(2), "frontend-healthcheck") {
+            match self_probe::probe(
+                config.server.port,
+                Duration::from_secs(2),
+                "frontend-healthcheck",
+            ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("frontend-server healthcheck: {err}");
@@ -48,14 +52,17 @@ fn serve(config: FrontendConfig) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err(err) = telemetry::init(&state.config.log_level, state.config.log_format) {
+    if let Err(err) = telemetry::init(
+        &state.config.server.log_level,
+        state.config.server.log_format,
+    ) {
         eprintln!("frontend-server: {err}");
         return ExitCode::from(EXIT_CONFIG);
     }
-    let listener = match TcpListener::bind(("0.0.0.0", state.config.port)) {
+    let listener = match TcpListener::bind(("0.0.0.0", state.config.server.port)) {
         Ok(listener) => listener,
         Err(err) => {
-            tracing::error!(port = state.config.port, error = %err, "cannot bind");
+            tracing::error!(port = state.config.server.port, error = %err, "cannot bind");
             telemetry::flush();
             return ExitCode::FAILURE;
         }

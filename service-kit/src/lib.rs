@@ -3,6 +3,7 @@
 //!
 //! - [`settings`]: typed configuration from defaults + environment (`config` crate), with
 //!   errors that name the variable and the bad value.
+//! - [`server_config`]: the settings every server shares (port, logs, timeouts, limits).
 //! - [`telemetry`]: tracing subscriber (JSON lines or pretty), panic hook.
 //! - [`access_log`]: one log line per request with the seed's field names, plus metrics.
 //! - [`metrics`]: Prometheus request counter and latency histogram by route and status.
@@ -22,9 +23,11 @@ pub mod metrics;
 pub mod probes;
 pub mod recover;
 pub mod self_probe;
+pub mod server_config;
 pub mod settings;
 pub mod stack;
 pub mod telemetry;
 
 pub use lifecycle::{Readiness, ServerSettings, shutdown_signal};
 pub use metrics::HttpMetrics;
+pub use server_config::ServerConfig;

@@ -120,6 +120,16 @@ pub fn port<'de, D: Deserializer<'de>>(de: D) -> Result<u16, D::Error> {
         .map_err(|_| serde::de::Error::custom("expected a port number (0-65535)"))
 }
 
+/// Serde adapter for a boolean: true/false, 1/0, yes/no, on/off (case-insensitive).
+pub fn boolean<'de, D: Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
+    let raw = String::deserialize(de)?;
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(serde::de::Error::custom("expected true or false")),
+    }
+}
+
 /// Serde adapter for a byte size: `1048576`, `64KiB`, `1MiB`, `16k`, `1m`.
 pub fn byte_size<'de, D: Deserializer<'de>>(de: D) -> Result<u64, D::Error> {
     let raw = String::deserialize(de)?;
