@@ -1,5 +1,5 @@
-mod render;
 mod cli;
 mod edit;
 mod images;
 mod overlays;
+mod render;
