@@ -1,59 +1,149 @@
 #!/usr/bin/env bash
-# Builds and runs the final stage of Dockerfile.api with podman, to check what the image
-# promises: a static binary alone in `scratch`, running as uid 65532, answering on 8080's
-# configured port, its HEALTHCHECK self-probe, and exit 0 on SIGTERM as PID 1.
+# Builds and runs the final stage of Dockerfile.api and Dockerfile.frontend with podman, to
+# check what each image promises: a static binary (and, for the frontend, the site) alone in
+# `scratch`, running as uid 65532, its HEALTHCHECK self-probe, real traffic, and exit 0 on
+# SIGTERM as PID 1 with the shutdown report logged.
 #
-# The build stage is reproduced on the host (same RUSTFLAGS and cargo command) because no
-# Rust base image can be pulled on this machine kind; the final stage's lines are taken from
-# Dockerfile.api itself, so a change there is what gets tested.
-# Needs: podman + runc (scripts/install-deps.sh installs them), root.
+# The build stages are reproduced on the host (the same RUSTFLAGS and cargo command;
+# scripts/build-site.sh for the site) because no base image can be pulled on this machine
+# kind. The final stage's lines are taken from each Dockerfile itself, so a change there is
+# what gets tested.
+#
+# Usage: scripts/check-image.sh [api|frontend]...   (default: both)
+# Needs: podman + runc, curl, file, python3, root (scripts/install-deps.sh installs them).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-for tool in podman runc curl; do
+for tool in podman runc curl file python3; do
   command -v "$tool" >/dev/null || { echo "check-image: $tool missing (run scripts/install-deps.sh)" >&2; exit 1; }
 done
 
 target_dir="${CARGO_TARGET_DIR:-target}"
-RUSTFLAGS='-C target-feature=+crt-static' \
-  cargo build --release --locked -q -p api --target x86_64-unknown-linux-gnu
-binary="$target_dir/x86_64-unknown-linux-gnu/release/api"
-file "$binary" | grep -q 'static' || { echo "check-image: $binary is not statically linked" >&2; exit 1; }
-
-ctx="$(mktemp -d)"
-name="api-check-$$"
 # cgroup v1 here: crun fails, runc works; rlimits cannot be raised inside this sandbox.
 P=(--runtime runc --cgroup-manager cgroupfs)
 RUN=("${P[@]}" run --no-healthcheck --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network host)
-cleanup() { podman "${P[@]}" rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$ctx"; }
+containers=() images=() pids=() dirs=()
+cleanup() {
+  for c in "${containers[@]}"; do podman "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true; done
+  for i in "${images[@]}"; do podman rmi -f "$i" >/dev/null 2>&1 || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for d in "${dirs[@]}"; do rm -rf "$d"; done
+}
 trap cleanup EXIT
 
-mkdir -p "$ctx/out"
-install -m 0555 "$binary" "$ctx/out/api"
-sed -n '/^FROM scratch/,$p' Dockerfile.api | sed 's|COPY --from=build /out/api /api|COPY out/api /api|' > "$ctx/Containerfile"
-grep -q '^COPY out/api /api' "$ctx/Containerfile" || { echo "check-image: Dockerfile.api final stage changed shape" >&2; exit 1; }
-podman "${P[@]}" build -q --format docker -t "localhost/$name:check" -f "$ctx/Containerfile" "$ctx" >/dev/null
+current=""
+fail() {
+  echo "check-image: $current FAILED: $*" >&2
+  [ -n "$current" ] && podman logs "$current" 2>&1 | tail -20 >&2 || true
+  exit 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-fail() { echo "check-image: FAILED: $*" >&2; podman logs "$name" 2>&1 | tail -20 >&2 || true; exit 1; }
+# static_binary PACKAGE → path of a statically linked release build, as the Dockerfiles build it.
+static_binary() {
+  RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --release --locked -q -p "$1" --target x86_64-unknown-linux-gnu
+  local bin="$target_dir/x86_64-unknown-linux-gnu/release/$1"
+  file "$bin" | grep -q 'static' || fail "$bin is not statically linked"
+  echo "$bin"
+}
 
-user="$(podman image inspect --format '{{.Config.User}}' "localhost/$name:check")"
-[ "$user" = "65532:65532" ] || fail "image user is '$user', want 65532:65532"
-files="$(podman image inspect --format '{{len .RootFS.Layers}}' "localhost/$name:check")"
-[ "$files" = "1" ] || fail "image has $files layers, want 1 (the binary only)"
-health="$(podman image inspect --format '{{json .HealthCheck.Test}}' "localhost/$name:check")"
-[ "$health" = '["CMD","/api","healthcheck"]' ] || fail "HEALTHCHECK is $health"
+# build_final DOCKERFILE CONTEXT TAG SED-EXPR... : the Dockerfile's `FROM scratch` stage with
+# its COPY --from lines pointed at files staged in CONTEXT.
+build_final() {
+  local dockerfile="$1" ctx="$2" tag="$3"; shift 3
+  local sed_args=()
+  for expr in "$@"; do sed_args+=(-e "$expr"); done
+  sed -n '/^FROM scratch/,$p' "$dockerfile" | sed "${sed_args[@]}" > "$ctx/Containerfile"
+  if grep -q -- '--from=' "$ctx/Containerfile"; then
+    fail "$dockerfile: final stage copies something this check does not stage"
+  fi
+  podman "${P[@]}" build -q --format docker -t "$tag" -f "$ctx/Containerfile" "$ctx" >/dev/null
+  images+=("$tag")
+}
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-podman "${RUN[@]}" -d --name "$name" -e PORT="$port" -e APP_ENV=container "localhost/$name:check" >/dev/null
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-body="$(curl -sf "http://127.0.0.1:$port/api/v1/status")" || fail "no answer on port $port"
-echo "$body" | grep -q '"environment":"container"' || fail "status body: $body"
-podman "${P[@]}" exec "$name" /api healthcheck || fail "the image's HEALTHCHECK command failed"
-uid="$(podman top "$name" huser | tail -1 | tr -d ' ')"
-[ "$uid" = "65532" ] || fail "process runs as '$uid'"
-podman "${P[@]}" stop -t 10 "$name" >/dev/null
-code="$(podman inspect --format '{{.State.ExitCode}}' "$name")"
-[ "$code" = "0" ] || fail "exit code after SIGTERM is $code, want 0"
-podman logs "$name" 2>&1 | grep -q '"shutdown complete"' || fail "no 'shutdown complete' log line"
-podman rmi -f "localhost/$name:check" >/dev/null 2>&1 || true
-echo "check-image: api image OK (scratch, static, uid 65532, self-probe, graceful SIGTERM as PID 1)"
+# expect_image TAG HEALTHCHECK-JSON
+expect_image() {
+  local user health
+  user="$(podman image inspect --format '{{.Config.User}}' "$1")"
+  [ "$user" = "65532:65532" ] || fail "image user is '$user', want 65532:65532"
+  health="$(podman image inspect --format '{{json .HealthCheck.Test}}' "$1")"
+  [ "$health" = "$2" ] || fail "HEALTHCHECK is $health, want $2"
+}
+
+# start NAME TAG PORT ENV... : runs the image and waits for its /healthz.
+start() {
+  local name="$1" tag="$2" port="$3"; shift 3
+  local env_args=()
+  for kv in "$@"; do env_args+=(-e "$kv"); done
+  podman "${RUN[@]}" -d --name "$name" -e PORT="$port" "${env_args[@]}" "$tag" >/dev/null
+  containers+=("$name")
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.1; done
+  fail "no /healthz on port $port"
+}
+
+# finish NAME BINARY : self-probe, uid, then SIGTERM → exit 0 with the shutdown report.
+finish() {
+  local name="$1" binary="$2" uid code
+  podman "${P[@]}" exec "$name" "$binary" healthcheck || fail "the image's HEALTHCHECK command failed"
+  uid="$(podman top "$name" huser | tail -1 | tr -d ' ')"
+  [ "$uid" = "65532" ] || fail "process runs as '$uid'"
+  podman "${P[@]}" stop -t 10 "$name" >/dev/null
+  code="$(podman inspect --format '{{.State.ExitCode}}' "$name")"
+  [ "$code" = "0" ] || fail "exit code after SIGTERM is $code, want 0"
+  podman logs "$name" 2>&1 | grep -q '"shutdown complete"' || fail "no 'shutdown complete' log line"
+}
+
+check_api() {
+  current="api-check-$$"
+  local bin ctx tag="localhost/api-check-$$:check" port body
+  bin="$(static_binary api)"
+  ctx="$(mktemp -d)"; dirs+=("$ctx")
+  install -D -m 0555 "$bin" "$ctx/out/api"
+  build_final Dockerfile.api "$ctx" "$tag" 's|COPY --from=build /out/api /api|COPY out/api /api|'
+  expect_image "$tag" '["CMD","/api","healthcheck"]'
+  [ "$(podman image inspect --format '{{len .RootFS.Layers}}' "$tag")" = "1" ] \
+    || fail "the api image should hold one layer: the binary"
+  port="$(free_port)"
+  start "$current" "$tag" "$port" APP_ENV=container
+  body="$(curl -sf "http://127.0.0.1:$port/api/v1/status")" || fail "no answer on port $port"
+  echo "$body" | grep -q '"environment":"container"' || fail "status body: $body"
+  finish "$current" /api
+  echo "check-image: api image OK (scratch, static, uid 65532, self-probe, graceful SIGTERM as PID 1)"
+}
+
+check_frontend() {
+  current="frontend-check-$$"
+  local bin ctx tag="localhost/frontend-check-$$:check" api_port port body ct enc
+  [ -f site/public/index.html ] || bash scripts/build-site.sh
+  bin="$(static_binary frontend-server)"
+  cargo build --release --locked -q -p api
+  ctx="$(mktemp -d)"; dirs+=("$ctx")
+  install -D -m 0555 "$bin" "$ctx/out/frontend-server"
+  cp -a site/public "$ctx/public"
+  build_final Dockerfile.frontend "$ctx" "$tag" \
+    's|COPY --from=build /out/frontend-server /frontend-server|COPY out/frontend-server /frontend-server|' \
+    's|COPY --from=site /src/site/public /site|COPY public /site|'
+  expect_image "$tag" '["CMD","/frontend-server","healthcheck"]'
+  api_port="$(free_port)"; port="$(free_port)"
+  PORT="$api_port" APP_ENV=image-check LOG_LEVEL=warn "$target_dir/release/api" & pids+=($!)
+  start "$current" "$tag" "$port" API_UPSTREAM="http://127.0.0.1:$api_port"
+  curl -sf "http://127.0.0.1:$port/" | grep -q '<html' || fail "no page at / on port $port"
+  ct="$(curl -s -o /dev/null -w '%{content_type}' "http://127.0.0.1:$port/about/")"
+  [ "$ct" = "text/html; charset=utf-8" ] || fail "/about/ content type is '$ct'"
+  enc="$(curl -s -o /dev/null -D - -H 'Accept-Encoding: br' "http://127.0.0.1:$port/" | tr -d '\r' | grep -i '^content-encoding:' || true)"
+  echo "$enc" | grep -qi 'br' || fail "no Brotli for / (got '$enc')"
+  body="$(curl -sf "http://127.0.0.1:$port/api/v1/status")" || fail "proxy: no answer from /api/v1/status"
+  echo "$body" | grep -q '"environment":"image-check"' || fail "proxy: status body $body"
+  finish "$current" /frontend-server
+  echo "check-image: frontend image OK (scratch, static, uid 65532, site at /site, Brotli, proxy, self-probe, graceful SIGTERM as PID 1)"
+}
+
+[ "$#" -gt 0 ] || set -- api frontend
+for which in "$@"; do
+  case "$which" in
+    api) check_api ;;
+    frontend) check_frontend ;;
+    *) echo "check-image: unknown image '$which' (api|frontend)" >&2; exit 64 ;;
+  esac
+done

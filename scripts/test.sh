@@ -2,7 +2,7 @@
 # Every test of the project: builds the Gatsby site (the end-to-end and side-by-side tests
 # serve it), then runs the Rust workspace's tests, which start the real binaries, nginx,
 # headless Chromium, git and `kubectl kustomize` as they need them; then builds and runs
-# the api container image with podman (scripts/check-image.sh).
+# both container images with podman (scripts/check-image.sh).
 # Installs the tools it needs first (scripts/install-deps.sh: apt/pip, skipped when present).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
