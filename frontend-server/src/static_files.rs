@@ -18,6 +18,7 @@ use std::{
     os::fd::OwnedFd,
     path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
+    time::SystemTime,
 };
 
 use actix_files::NamedFile;
@@ -206,7 +207,11 @@ impl SiteRoot {
     }
 
     /// The precompressed sibling of `file` for `coding`, if present, inside the root and
-    /// not older than the file (a stale sibling is never served).
+    /// not older than the file (a stale sibling is never served). Times are compared in
+    /// whole seconds: build tools copy a file's mtime onto its siblings with millisecond
+    /// precision (node's `fs.utimes`), so the sibling of a fresh build can read a few
+    /// hundred nanoseconds *older* than its file; an edit made after the build lands in a
+    /// later second.
     fn fresh_sibling(&self, file: &OpenFile, coding: Coding) -> Option<(File, Metadata, PathBuf)> {
         let suffix = coding.sibling_suffix()?;
         let mut name = file.rel.file_name()?.to_os_string();
@@ -215,7 +220,7 @@ impl SiteRoot {
         let rel = file.rel.with_file_name(name);
         let (sibling, meta) = self.open_beneath(&rel)?;
         let fresh = match (meta.modified(), file.meta.modified()) {
-            (Ok(s), Ok(f)) => s >= f,
+            (Ok(s), Ok(f)) => whole_seconds(s) >= whole_seconds(f),
             _ => false,
         };
         (meta.is_file() && fresh).then(|| (sibling, meta, self.canonical.join(rel)))
@@ -393,13 +398,8 @@ fn not_modified(req: &HttpRequest, etag: &str, meta: &Metadata) -> bool {
         .and_then(|v| v.parse::<header::HttpDate>().ok());
     match (since, meta.modified()) {
         (Some(since), Ok(modified)) => {
-            let since: std::time::SystemTime = since.into();
-            let secs = |t: std::time::SystemTime| {
-                t.duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0)
-            };
-            secs(modified) <= secs(since)
+            // HTTP dates have one-second resolution (RFC 9110 §5.6.7).
+            whole_seconds(modified) <= whole_seconds(since.into())
         }
         _ => false,
     }
@@ -409,6 +409,12 @@ fn not_modified(req: &HttpRequest, etag: &str, meta: &Metadata) -> bool {
 pub fn add_vary(res: &mut HttpResponse) {
     res.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+}
+
+/// Seconds since the epoch, for comparisons at the resolution every tool preserves.
+fn whole_seconds(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -120,13 +120,33 @@ async fn small_files_and_binary_types_are_never_compressed() {
     }
 }
 
+/// Sets the mtime of `path` to `file`'s mtime shifted by `offset_ms` (negative: older).
+fn stamp_relative(path: &std::path::Path, file: &std::path::Path, offset_ms: i64) {
+    let base = std::fs::metadata(file).unwrap().modified().unwrap();
+    let delta = std::time::Duration::from_millis(offset_ms.unsigned_abs());
+    let t = if offset_ms < 0 {
+        base - delta
+    } else {
+        base + delta
+    };
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_stale_sibling_is_never_served() {
     let site = support::fixture_site();
-    // Rewrite the bundle after its siblings were written: they are now older than it.
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    // The bundle was rebuilt after its siblings were written: they are now seconds older.
     let fresh = support::js(500);
     std::fs::write(site.root().join(APP_JS), &fresh).unwrap();
+    for suffix in ["br", "gz"] {
+        let sibling = site.root().join(format!("{APP_JS}.{suffix}"));
+        stamp_relative(&sibling, &site.root().join(APP_JS), -2_000);
+    }
     let srv = InProcess::start(&site.root(), &[]);
     let res = get(&srv, &format!("/{APP_JS}"), Some("br, gzip")).await;
     // Not the stale .br: the fresh file, gzipped on the fly.
@@ -135,4 +155,35 @@ async fn a_stale_sibling_is_never_served() {
         support::gunzip(&res.bytes().await.unwrap()),
         fresh.as_bytes()
     );
+}
+
+/// Regression: node's `fs.utimes` copies a file's mtime onto its siblings with millisecond
+/// precision, so a fresh build's `.br` can read a fraction of a millisecond *older* than its
+/// file; it must still be served (seen in CI: gzip on the fly instead of the build's Brotli).
+#[tokio::test]
+async fn a_sibling_stamped_with_millisecond_precision_is_fresh() {
+    let site = support::fixture_site();
+    let file = site.root().join(APP_JS);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(
+            std::time::UNIX_EPOCH + std::time::Duration::from_nanos(1_700_000_000_123_456_789),
+        )
+        .unwrap();
+    for suffix in ["br", "gz"] {
+        let sibling = site.root().join(format!("{APP_JS}.{suffix}"));
+        std::fs::File::options()
+            .write(true)
+            .open(&sibling)
+            .unwrap()
+            .set_modified(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),
+            )
+            .unwrap();
+    }
+    let srv = InProcess::start(&site.root(), &[]);
+    let res = get(&srv, &format!("/{APP_JS}"), Some("br, gzip")).await;
+    assert_eq!(encoding(&res).as_deref(), Some("br"));
 }
