@@ -20,7 +20,8 @@ trap cleanup EXIT INT TERM
 
 PORT="$api_port" APP_ENV="${APP_ENV:-local}" LOG_FORMAT="${LOG_FORMAT:-pretty}" \
   "$target/debug/api" & pids+=($!)
-PORT="$port" SITE_ROOT=site/public API_UPSTREAM="http://127.0.0.1:$api_port" LOG_FORMAT="${LOG_FORMAT:-pretty}" \
+PORT="$port" SITE_ROOT=site/public API_UPSTREAM="http://127.0.0.1:$api_port" FALLBACK="${FALLBACK:-gatsby}" \
+  LOG_FORMAT="${LOG_FORMAT:-pretty}" \
   "$target/debug/frontend-server" & pids+=($!)
 
 for _ in $(seq 1 100); do

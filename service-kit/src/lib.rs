@@ -13,10 +13,12 @@
 //! - [`lifecycle`]: readiness flag, SIGTERM/SIGINT, pre-stop delay, graceful drain.
 //! - [`stack`]: the middleware stack above, in its one correct order.
 //! - [`self_probe`]: `<binary> healthcheck` for images without a shell.
+//! - [`launch`]: a server binary's `main`: config, healthcheck, telemetry, bind, serve, flush.
 //! - [`errors`]: the JSON error body every server answers with.
 
 pub mod access_log;
 pub mod errors;
+pub mod launch;
 pub mod lifecycle;
 pub mod limits;
 pub mod metrics;

@@ -372,3 +372,19 @@ fn oversized_request_head_is_rejected_over_the_wire() {
     assert!(text.starts_with("HTTP/1.1 431"), "{text}");
     assert!(!text.to_ascii_lowercase().contains("\nserver:"), "{text}");
 }
+
+#[test]
+fn an_unknown_command_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_api"))
+        .env_clear()
+        .arg("bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("unknown command \"bogus\"")
+            && stderr.contains("usage: api [serve|healthcheck]"),
+        "{stderr}"
+    );
+}

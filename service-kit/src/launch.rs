@@ -1,0 +1,98 @@
+//! What a server binary's `main` does, in one place so both binaries behave alike:
+//!
+//! 1. configuration is loaded and checked before anything else; a bad value is one line on
+//!    stderr naming the variable and the value, and exit status 64 (sysexits' EX_USAGE, as
+//!    linkerd2-proxy does);
+//! 2. `<binary> healthcheck` probes a running instance (the `HEALTHCHECK` of images without a
+//!    shell); `<binary>` or `<binary> serve` serves;
+//! 3. the binary's own checks run before binding (e.g. the frontend's site root);
+//! 4. telemetry, bind on all interfaces, serve until SIGTERM/SIGINT, drain;
+//! 5. queued log lines are written out before the process exits.
+
+use std::{fmt::Display, future::Future, io, net::TcpListener, process::ExitCode, time::Duration};
+
+use crate::{ServerConfig, self_probe, settings::SettingsError, shutdown_signal, telemetry};
+
+/// Exit status for configuration and usage errors.
+pub const EXIT_CONFIG: u8 = 64;
+
+/// Runs a server binary named `binary`. `server` picks the shared settings out of the
+/// binary's configuration; `prepare` turns the configuration into the served state (checks
+/// that must pass before the port is bound); `serve` runs it on the listener until the
+/// shutdown signal it is given resolves.
+pub fn main<C, S, E, Fut>(
+    binary: &str,
+    config: Result<C, SettingsError>,
+    server: impl Fn(&C) -> &ServerConfig,
+    prepare: impl FnOnce(C) -> Result<S, E>,
+    serve: impl FnOnce(S, TcpListener, ShutdownSignal) -> Fut,
+) -> ExitCode
+where
+    E: Display,
+    Fut: Future<Output = io::Result<()>>,
+{
+    let config = match config {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{binary}: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let shared = server(&config).clone();
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => {}
+        Some("healthcheck") => {
+            let agent = format!("{binary}-healthcheck");
+            return match self_probe::probe(shared.port, Duration::from_secs(2), &agent) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("{binary} healthcheck: {err}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(other) => {
+            eprintln!(
+                "{binary}: unknown command {other:?}; usage: {binary} [serve|healthcheck] (configured by environment variables)"
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let state = match prepare(config) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("{binary}: invalid configuration: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(err) = telemetry::init(&shared.log_level, shared.log_format) {
+        eprintln!("{binary}: {err}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let code = match TcpListener::bind(("0.0.0.0", shared.port)) {
+        Err(err) => {
+            tracing::error!(port = shared.port, error = %err, "cannot bind");
+            ExitCode::FAILURE
+        }
+        Ok(listener) => {
+            let result = actix_web::rt::System::new().block_on(serve(
+                state,
+                listener,
+                Box::pin(shutdown_signal()),
+            ));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!(error = %err, "server failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    };
+    // Log lines are written by a background thread: write out the last ones.
+    telemetry::flush();
+    code
+}
+
+/// The future that resolves with the name of the signal that asked the process to stop.
+pub type ShutdownSignal = std::pin::Pin<Box<dyn Future<Output = &'static str>>>;
