@@ -34,7 +34,7 @@ trap cleanup EXIT
 current=""
 fail() {
   echo "check-image: $current FAILED: $*" >&2
-  [ -n "$current" ] && podman logs "$current" 2>&1 | tail -20 >&2 || true
+  if [ -n "$current" ]; then podman logs "$current" 2>&1 | tail -20 >&2 || true; fi
   exit 1
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
