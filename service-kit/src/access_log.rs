@@ -18,6 +18,7 @@ use actix_web::{
     Error, HttpMessage,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
+    error::InternalError,
     http::{
         Method,
         header::{HeaderName, HeaderValue, USER_AGENT},
@@ -124,27 +125,42 @@ pub async fn log_requests(
     let method = req.method().clone();
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
 
-    // No clone of the HttpRequest may be held across `next.call`: actix needs the only
-    // reference to fill in route parameters. An inner error is logged with the status the
-    // dispatcher will answer with, then passed on.
+    // The route pattern is looked up before the call (it does not depend on routing having
+    // run), so an error answer is counted under its route too. No clone of the HttpRequest
+    // may be held across `next.call`: actix needs the only reference to fill in route
+    // parameters.
+    let route = req.match_pattern();
     let result = next.call(req).await;
     let elapsed = started.elapsed();
-    let (status, route) = match &result {
-        Ok(res) => (res.status().as_u16(), res.request().match_pattern()),
-        Err(err) => (err.as_response_error().status_code().as_u16(), None),
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(err) => err.as_response_error().status_code(),
     };
     if let Some(metrics) = metrics {
         let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
-        metrics.observe(route, method.as_str(), status, elapsed);
+        metrics.observe(route, &method, status.as_u16(), elapsed);
     }
     if let Some(facts) = facts {
-        facts.emit(status, elapsed, &request_id);
+        facts.emit(status.as_u16(), elapsed, &request_id);
     }
-    let mut res = result?;
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(REQUEST_ID_HEADER, value);
+    let request_id = HeaderValue::from_str(&request_id).ok();
+    match result {
+        Ok(mut res) => {
+            if let Some(value) = request_id {
+                res.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            Ok(res)
+        }
+        // An inner error (a caught panic) is answered by actix' dispatcher from the error
+        // itself: give it its response now, with the request id on it.
+        Err(err) => {
+            let mut res = err.error_response();
+            if let Some(value) = request_id {
+                res.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            Err(InternalError::from_response(err, res).into())
+        }
     }
-    Ok(res)
 }
 
 /// `realip_remote_addr` gives `ip:port` for the peer and a bare ip for forwarded headers;

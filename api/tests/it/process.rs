@@ -162,17 +162,23 @@ async fn serves_status_and_logs_one_json_line_per_request_with_the_seed_fields()
     let v: Value = serde_json::from_str(&line).unwrap();
     let fields: std::collections::BTreeSet<&str> =
         v.as_object().unwrap().keys().map(String::as_str).collect();
-    for key in [
+    // Exactly the seed's keys plus the request id, inside tracing's envelope.
+    let expected: std::collections::BTreeSet<&str> = [
+        "timestamp",
+        "level",
+        "target",
+        "message", // envelope
         "statusCode",
         "latency",
         "clientIP",
         "method",
         "path",
-        "userAgent",
+        "userAgent", // the seed's
         "requestId",
-    ] {
-        assert!(fields.contains(key), "missing {key} in {line}");
-    }
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(fields, expected, "{line}");
     assert_eq!(v["statusCode"], 200);
     assert_eq!(v["clientIP"], "127.0.0.1");
     assert_eq!(v["method"], "GET");
@@ -293,6 +299,11 @@ async fn panic_in_a_handler_is_a_json_500_and_the_process_serves_on() {
     for _ in 0..3 {
         let res = c.get(api.url("/debug/panic")).send().await.unwrap();
         assert_eq!(res.status(), 500);
+        assert!(
+            res.headers().contains_key("x-request-id"),
+            "{:?}",
+            res.headers()
+        );
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"], "Internal Server Error");
     }
@@ -307,6 +318,21 @@ async fn panic_in_a_handler_is_a_json_500_and_the_process_serves_on() {
     let line = api.wait_for_line(|l| l.contains("\"message\":\"panic\""));
     assert!(line.contains("deliberate panic"), "{line}");
     api.wait_for_line(|l| l.contains("\"statusCode\":500"));
+    // Counted under its route, not as an unmatched request.
+    let metrics = c
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"api_http_requests_total{route="/debug/panic",method="GET",status="500"} 3"#
+        ),
+        "{metrics}"
+    );
 }
 
 #[test]
