@@ -68,7 +68,7 @@ struct OwnKeys {
 impl FrontendConfig {
     /// Loads from the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars(ServerConfig::process_env(DEFAULTS)?)
     }
 
     /// Loads from the given variables (tests pass their own instead of the process').

@@ -81,6 +81,19 @@ impl ServerConfig {
         settings::load(&keys, &defaults, vars.iter().cloned())
     }
 
+    /// The process environment for a binary whose own keys are `own_defaults`' names (see
+    /// [`settings::process_env`]).
+    pub fn process_env(
+        own_defaults: &[(&str, &str)],
+    ) -> Result<Vec<(String, String)>, SettingsError> {
+        let keys: Vec<&str> = SERVER_DEFAULTS
+            .iter()
+            .chain(own_defaults)
+            .map(|(k, _)| *k)
+            .collect();
+        settings::process_env(&keys)
+    }
+
     /// Connection handling for [`crate::lifecycle::serve`].
     pub fn server_settings(&self) -> ServerSettings {
         ServerSettings {

@@ -24,6 +24,32 @@ pub enum SettingsError {
     Other(String),
 }
 
+/// The process environment as (name, value) pairs, for [`load`].
+///
+/// `std::env::vars()` panics on a variable that is not valid Unicode, even one this process
+/// never reads; here such a variable is skipped, unless its name is one of `keys`, which is
+/// an error naming it.
+pub fn process_env(keys: &[&str]) -> Result<Vec<(String, String)>, SettingsError> {
+    let mut vars = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let Ok(name) = name.into_string() else {
+            continue;
+        };
+        match value.into_string() {
+            Ok(value) => vars.push((name, value)),
+            Err(raw) if keys.contains(&name.as_str()) => {
+                return Err(SettingsError::Invalid {
+                    value: raw.to_string_lossy().into_owned(),
+                    var: name,
+                    reason: "not valid UTF-8".to_owned(),
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(vars)
+}
+
 /// Loads `T` from `defaults` overlaid with those of `vars` whose names appear in `keys`.
 ///
 /// Keys are environment-variable names (`PORT`, `SHUTDOWN_TIMEOUT`); `T`'s fields are their

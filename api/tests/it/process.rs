@@ -414,3 +414,36 @@ fn an_unknown_command_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_non_utf8_variable_is_skipped_unless_the_api_reads_it() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    // An unrelated variable the api never reads: it starts as usual.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_api"));
+    cmd.env_clear()
+        .env("SOME_OTHER_VAR", bad)
+        .arg("healthcheck")
+        .env("PORT", "1");
+    let out = cmd.output().unwrap();
+    // The probe fails to connect (nothing on port 1), but the configuration loaded.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A key it reads: one line naming it, status 64.
+    let out = Command::new(env!("CARGO_BIN_EXE_api"))
+        .env_clear()
+        .env("APP_ENV", bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("APP_ENV=") && stderr.contains("not valid UTF-8"),
+        "{stderr}"
+    );
+}
