@@ -69,26 +69,24 @@ where
         eprintln!("{binary}: {err}");
         return ExitCode::from(EXIT_CONFIG);
     }
-    let code = match TcpListener::bind(("0.0.0.0", shared.port)) {
-        Err(err) => {
-            tracing::error!(port = shared.port, error = %err, "cannot bind");
-            ExitCode::FAILURE
-        }
-        Ok(listener) => {
-            let result = actix_web::rt::System::new().block_on(serve(
-                state,
-                listener,
-                Box::pin(shutdown_signal()),
-            ));
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    tracing::error!(error = %err, "server failed");
-                    ExitCode::FAILURE
-                }
+    let code = actix_web::rt::System::new().block_on(async move {
+        // Signal handlers first: from here on SIGTERM always means a graceful drain.
+        let signal = shutdown_signal();
+        let listener = match TcpListener::bind(("0.0.0.0", shared.port)) {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::error!(port = shared.port, error = %err, "cannot bind");
+                return ExitCode::FAILURE;
+            }
+        };
+        match serve(state, listener, Box::pin(signal)).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(error = %err, "server failed");
+                ExitCode::FAILURE
             }
         }
-    };
+    });
     // Log lines are written by a background thread: write out the last ones.
     telemetry::flush();
     code

@@ -82,21 +82,37 @@ impl Default for ServerSettings {
     }
 }
 
-/// Waits for SIGTERM or SIGINT and returns the signal's name.
-pub async fn shutdown_signal() -> &'static str {
+/// Installs the SIGTERM and SIGINT handlers now (call it inside the runtime, before binding,
+/// so no signal can arrive while the default disposition would still kill the process) and
+/// returns a future that resolves with the first signal's name.
+///
+/// A second signal while draining ends the process at once (status 130 after SIGINT, 143
+/// after SIGTERM, as a shell reports a signal death): an operator's second Ctrl-C means "stop
+/// now", not "wait for the drain".
+pub fn shutdown_signal() -> impl Future<Output = &'static str> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    let (mut term, mut int) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(t), Ok(i)) => (t, i),
-        // Installing a handler fails only when the runtime lacks signal support: then the
-        // process can still be stopped by the default disposition.
-        _ => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    let handlers = signal(SignalKind::terminate())
+        .and_then(|term| signal(SignalKind::interrupt()).map(|int| (term, int)));
+    async move {
+        let Ok((mut term, mut int)) = handlers else {
+            // Installing a handler fails only without signal support in the runtime: the
+            // process can still be stopped by the default disposition.
+            return std::future::pending().await;
+        };
+        let first = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tokio::spawn(async move {
+            let code = tokio::select! {
+                _ = term.recv() => 143,
+                _ = int.recv() => 130,
+            };
+            tracing::warn!("second signal: exiting without waiting for in-flight requests");
+            crate::telemetry::flush();
+            std::process::exit(code);
+        });
+        first
     }
 }
 

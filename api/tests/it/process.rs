@@ -447,3 +447,18 @@ fn a_non_utf8_variable_is_skipped_unless_the_api_reads_it() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_second_signal_while_draining_exits_at_once() {
+    let mut api = Api::start(&[("DEBUG_ROUTES", "true"), ("SHUTDOWN_TIMEOUT", "20s")]);
+    let url = api.url("/debug/sleep?ms=20000");
+    let _stuck = tokio::spawn(async move { client().get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    api.signal("-TERM");
+    api.wait_for_line(|l| l.contains("closing listener"));
+    let started = Instant::now();
+    api.signal("-TERM");
+    assert_eq!(api.wait_exit(Duration::from_secs(3)), 143);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    api.wait_for_line(|l| l.contains("second signal"));
+}
