@@ -5,11 +5,13 @@
 //!   `proxy_pass http://api-service:8080;` (no URI part);
 //! - hop-by-hop headers are dropped in both directions: the fixed list of RFC 9110 §7.6.1
 //!   plus every header the `Connection` header names;
-//! - `Host` is the client's host without port (nginx `$host`), `X-Real-IP` the peer address,
+//! - `Host` is the request's host without port (nginx `$host`: request line, else the
+//!   `Host` header; never `X-Forwarded-Host`/`Forwarded`), `X-Real-IP` the peer address,
 //!   `X-Forwarded-For` the client's list with the peer appended (nginx
-//!   `$proxy_add_x_forwarded_for`), `X-Forwarded-Proto` the scheme the client used, and
-//!   `X-Request-Id` the id the access log assigned, so one request is traceable through both
-//!   services;
+//!   `$proxy_add_x_forwarded_for`), `X-Forwarded-Proto` the ingress' value or this
+//!   connection's scheme, and `X-Request-Id` the id the access log assigned, so one request
+//!   is traceable through both services; incoming `Forwarded` and `X-Forwarded-Host` are
+//!   dropped;
 //! - both bodies stream through bounded buffers; a request body larger than
 //!   `MAX_BODY_SIZE` is refused with 413 (declared sizes by `service_kit::limits` before
 //!   anything is sent, chunked ones here while streaming);
@@ -63,6 +65,13 @@ const SET_BY_PROXY: &[&str] = &[
     "x-request-id",
     // actix answers `Expect: 100-continue` itself; the upstream sees a plain request.
     "expect",
+    // Client-supplied claims about the original request that nginx's config never passes
+    // on and that frameworks trust before `X-Forwarded-For`/`Host` (actix' `realip_remote_addr`
+    // reads `Forwarded: for=` first, its `host()` reads `Forwarded: host=` and
+    // `X-Forwarded-Host`): dropped, so the api's client IP comes from the
+    // `X-Forwarded-For` we append and its host from the `Host` we set.
+    "forwarded",
+    "x-forwarded-host",
 ];
 
 /// Chunks of request body buffered between the client and the upstream connection.
@@ -272,11 +281,8 @@ fn request_headers(req: &HttpRequest) -> reqwest::header::HeaderMap {
         }
     }
 
-    let conn = req.connection_info();
     let peer_ip = req.peer_addr().map(|a| a.ip().to_string());
-    // nginx `$host`: the request's host name, lower-cased, without the port.
-    let host = conn.host().to_owned();
-    let host = host_without_port(&host).to_ascii_lowercase();
+    let host = request_host(req);
     let mut put = |name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             out.insert(HeaderName::from_static(name), v);
@@ -298,13 +304,48 @@ fn request_headers(req: &HttpRequest) -> reqwest::header::HeaderMap {
     if !forwarded_for.is_empty() {
         put("x-forwarded-for", &forwarded_for.join(", "));
     }
-    // `connection_info().scheme()` honours an X-Forwarded-Proto/Forwarded header set by the
-    // ingress in front of us, else the scheme of this connection.
-    put("x-forwarded-proto", conn.scheme());
+    put("x-forwarded-proto", forwarded_proto(req));
     if let Some(id) = req.extensions().get::<RequestId>() {
         put("x-request-id", &id.0);
     }
     out
+}
+
+/// nginx `$host`: the host of the request line (absolute-form target), else the `Host`
+/// header, lower-cased, without the port. Never `Forwarded: host=` or `X-Forwarded-Host`
+/// (what actix' `connection_info().host()` prefers): those are the client's to invent.
+fn request_host(req: &HttpRequest) -> String {
+    let from_line = req.uri().authority().map(|a| a.as_str().to_owned());
+    let from_header = || {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let raw = from_line.or_else(from_header).unwrap_or_default();
+    // An authority may carry userinfo (`user@host`); the host is what follows it.
+    let raw = raw.rsplit_once('@').map_or(raw.as_str(), |(_, h)| h);
+    host_without_port(raw.trim()).to_ascii_lowercase()
+}
+
+/// The scheme the client used. The frontend runs behind the cluster ingress, which
+/// terminates TLS and sets `X-Forwarded-Proto`; that header, when it names `http` or
+/// `https`, is passed on (README, proxy contract). `Forwarded: proto=` is not read: the
+/// ingress does not set it and it is dropped before forwarding. Without the header, the
+/// scheme of this connection.
+fn forwarded_proto(req: &HttpRequest) -> &'static str {
+    let claimed = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim);
+    match claimed {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        Some(p) if p.eq_ignore_ascii_case("http") => "http",
+        _ if req.app_config().secure() => "https",
+        _ => "http",
+    }
 }
 
 fn host_without_port(host: &str) -> &str {

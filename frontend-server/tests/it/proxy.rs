@@ -322,3 +322,31 @@ async fn the_scheme_set_by_an_ingress_in_front_is_passed_on() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(upstream.last().header("x-forwarded-proto"), Some("https"));
 }
+
+/// Regression: `Host` was taken from actix' `connection_info().host()`, which prefers
+/// `Forwarded: host=` and `X-Forwarded-Host`, so a client chose the api's `Host`; and
+/// `Forwarded: for=` reached the api, whose client-IP extraction prefers it.
+#[tokio::test]
+async fn client_forwarded_and_x_forwarded_host_cannot_spoof_host_or_client_ip() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let res = support::client()
+        .get(srv.url("/api/echo"))
+        .header(header::HOST, "Site.Example:8080")
+        .header("x-forwarded-host", "evil.example")
+        .header("forwarded", "for=6.6.6.6;host=evil;proto=https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let seen = upstream.last();
+    assert_eq!(seen.header("host"), Some("site.example"));
+    assert_eq!(seen.header("forwarded"), None);
+    assert_eq!(seen.header("x-forwarded-host"), None);
+    assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(
+        seen.header("x-forwarded-proto"),
+        Some("http"),
+        "`Forwarded: proto=` is not the ingress' header"
+    );
+}
