@@ -221,21 +221,29 @@ fn upstream_failure(
             "request body exceeds MAX_BODY_SIZE",
         );
     }
-    let (status, message) = if err.is_timeout() {
+    let (status, message) = classify(err.is_connect(), err.is_timeout());
+    tracing::warn!(path = %req.path(), status = status.as_u16(), error = %error_chain(err), "upstream request failed");
+    json_error(status, message)
+}
+
+/// Status and message for an upstream failure before the response head. A connect
+/// timeout is both `is_connect()` and `is_timeout()` in reqwest: the connection test comes
+/// first, so any failure to connect (refused or timed out) is 502, as documented; 504 is
+/// for an upstream that accepted the request and did not answer in time.
+fn classify(is_connect: bool, is_timeout: bool) -> (StatusCode, &'static str) {
+    if is_connect {
+        (StatusCode::BAD_GATEWAY, "cannot connect to the upstream")
+    } else if is_timeout {
         (
             StatusCode::GATEWAY_TIMEOUT,
             "the upstream did not answer in time",
         )
-    } else if err.is_connect() {
-        (StatusCode::BAD_GATEWAY, "cannot connect to the upstream")
     } else {
         (
             StatusCode::BAD_GATEWAY,
             "the upstream failed before answering",
         )
-    };
-    tracing::warn!(path = %req.path(), status = status.as_u16(), error = %error_chain(err), "upstream request failed");
-    json_error(status, message)
+    }
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -422,6 +430,14 @@ mod tests {
         assert_eq!(host_without_port("example.com"), "example.com");
         assert_eq!(host_without_port("[::1]:8080"), "[::1]");
         assert_eq!(host_without_port("[::1]"), "[::1]");
+    }
+
+    #[test]
+    fn connect_failures_are_502_even_when_they_are_timeouts() {
+        assert_eq!(classify(true, true).0, StatusCode::BAD_GATEWAY);
+        assert_eq!(classify(true, false).0, StatusCode::BAD_GATEWAY);
+        assert_eq!(classify(false, true).0, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(classify(false, false).0, StatusCode::BAD_GATEWAY);
     }
 
     #[test]

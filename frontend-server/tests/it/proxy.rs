@@ -350,3 +350,51 @@ async fn client_forwarded_and_x_forwarded_host_cannot_spoof_host_or_client_ip() 
         "`Forwarded: proto=` is not the ingress' header"
     );
 }
+
+/// Regression: a connect *timeout* (reqwest: both `is_connect()` and `is_timeout()`) was
+/// answered 504; the contract says any failure to connect is 502. The upstream is a
+/// listener that never accepts, with its accept queue filled: Linux then drops further
+/// SYNs, so a connect hangs until `UPSTREAM_CONNECT_TIMEOUT`.
+#[tokio::test]
+async fn connect_timeout_is_502() {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    let mut saturated = false;
+    for _ in 0..16 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => held.push(stream),
+            Err(_) => {
+                saturated = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        saturated,
+        "the accept queue of the test listener never filled"
+    );
+
+    let site = support::fixture_site();
+    let srv = InProcess::start(
+        &site.root(),
+        &[
+            ("API_UPSTREAM", &format!("http://{addr}")),
+            ("UPSTREAM_CONNECT_TIMEOUT", "300ms"),
+            ("UPSTREAM_TIMEOUT", "10s"),
+        ],
+    );
+    let started = Instant::now();
+    let res = support::client()
+        .get(srv.url("/api/v1/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let body: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["message"], "cannot connect to the upstream");
+    drop(held);
+}
