@@ -24,10 +24,18 @@ PORT="$port" SITE_ROOT=site/public API_UPSTREAM="http://127.0.0.1:$api_port" FAL
   LOG_FORMAT="${LOG_FORMAT:-pretty}" \
   "$target/debug/frontend-server" & pids+=($!)
 
+ready=""
 for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "run-local: a server exited during startup (see above)" >&2; exit 1; }
+  done
+  if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 \
+     && curl -sf "http://127.0.0.1:$api_port/healthz" >/dev/null 2>&1; then
+    ready=1; break
+  fi
   sleep 0.1
 done
+[ -n "$ready" ] || { echo "run-local: servers did not become healthy within 10 s" >&2; exit 1; }
 echo
 echo "  Stack running: open http://127.0.0.1:$port/   (api: http://127.0.0.1:$api_port/api/v1/status)"
 echo "  Ctrl-C to stop."

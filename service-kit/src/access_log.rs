@@ -64,11 +64,7 @@ impl RequestFacts {
                 .uri()
                 .path_and_query()
                 .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned()),
-            client_ip: req
-                .connection_info()
-                .realip_remote_addr()
-                .map(strip_port)
-                .unwrap_or_default(),
+            client_ip: client_ip(req),
             user_agent: req
                 .headers()
                 .get(USER_AGENT)
@@ -163,15 +159,30 @@ pub async fn log_requests(
     }
 }
 
-/// `realip_remote_addr` gives `ip:port` for the peer and a bare ip for forwarded headers;
-/// Gin's `clientIP` is always the bare ip.
-fn strip_port(addr: &str) -> String {
+/// Gin's `ClientIP()` with its default (all proxies trusted): the first forwarded address
+/// (`Forwarded: for=` or `X-Forwarded-For`, as actix' `realip_remote_addr` reads them) when it
+/// is an IP address, else the peer's. Never a port, never arbitrary client text.
+fn client_ip(req: &ServiceRequest) -> String {
+    let forwarded = req
+        .connection_info()
+        .realip_remote_addr()
+        .and_then(parse_ip);
+    forwarded
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .map(|ip| ip.to_string())
+        .unwrap_or_default()
+}
+
+/// `1.2.3.4`, `1.2.3.4:5`, `::1`, `[::1]:80` → the address; anything else → `None`.
+fn parse_ip(addr: &str) -> Option<std::net::IpAddr> {
+    let addr = addr.trim();
     if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
-        return sock.ip().to_string();
+        return Some(sock.ip());
     }
     addr.trim_start_matches('[')
         .trim_end_matches(']')
-        .to_owned()
+        .parse()
+        .ok()
 }
 
 fn request_id(req: &ServiceRequest) -> String {
@@ -256,9 +267,28 @@ mod tests {
     }
 
     #[test]
-    fn client_ip_has_no_port() {
-        assert_eq!(strip_port("127.0.0.1:5555"), "127.0.0.1");
-        assert_eq!(strip_port("[::1]:80"), "::1");
-        assert_eq!(strip_port("203.0.113.9"), "203.0.113.9");
+    fn client_ip_is_an_address_without_port_or_junk() {
+        let ip = |s: &str| parse_ip(s).map(|ip| ip.to_string());
+        assert_eq!(ip("127.0.0.1:5555").as_deref(), Some("127.0.0.1"));
+        assert_eq!(ip("[::1]:80").as_deref(), Some("::1"));
+        assert_eq!(ip("203.0.113.9").as_deref(), Some("203.0.113.9"));
+        assert_eq!(ip("evil\"}"), None);
+        assert_eq!(ip("unknown"), None);
+    }
+
+    #[actix_web::test]
+    async fn a_forwarded_value_that_is_no_address_falls_back_to_the_peer() {
+        use actix_web::test::TestRequest;
+        let peer = "198.51.100.7:4000".parse().ok();
+        let mut req =
+            TestRequest::default().insert_header(("x-forwarded-for", "not-an-ip, 10.0.0.1"));
+        if let Some(peer) = peer {
+            req = req.peer_addr(peer);
+        }
+        assert_eq!(client_ip(&req.to_srv_request()), "198.51.100.7");
+        let req = TestRequest::default()
+            .insert_header(("x-forwarded-for", "203.0.113.9, 10.0.0.1"))
+            .to_srv_request();
+        assert_eq!(client_ip(&req), "203.0.113.9");
     }
 }
