@@ -82,8 +82,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .app_data(web::Data::new(state.metrics.clone()))
         .app_data(web::Data::from(Arc::clone(&state.site)))
         .app_data(web::Data::new(state.upstream.clone()))
-        // The proxy streams bodies itself and enforces MAX_BODY_SIZE while doing so.
-        .app_data(web::PayloadConfig::new(usize::MAX))
+        // No `PayloadConfig`: the proxy takes the raw `web::Payload` stream (which no
+        // config limits) and enforces MAX_BODY_SIZE itself; a buffering extractor added
+        // later keeps actix' default 256 KiB cap instead of an unlimited one.
         .configure(service_kit::probes::configure)
         .service(web::resource("/api/{tail:.*}").to(proxy::forward))
         .service(web::resource("/{path:.*}").to(site::serve));

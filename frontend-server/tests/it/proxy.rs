@@ -398,3 +398,20 @@ async fn connect_timeout_is_502() {
     assert_eq!(body["message"], "cannot connect to the upstream");
     drop(held);
 }
+
+/// The proxy's body limit is `MAX_BODY_SIZE` alone: actix' default 256 KiB payload cap
+/// (which applies to buffering extractors, not to the raw stream the proxy reads) must not
+/// cut a larger allowed body.
+#[tokio::test]
+async fn bodies_above_actix_default_payload_cap_stream_when_allowed() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[("MAX_BODY_SIZE", "1MiB")]);
+    let res = support::client()
+        .post(srv.url("/api/echo"))
+        .body(vec![b'x'; 600 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(upstream.last().body_len, 600 * 1024);
+}
