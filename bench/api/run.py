@@ -76,13 +76,13 @@ def main():
     print(f"Machine: {wb.machine_line()}; {time.strftime('%Y-%m-%d')}")
     print(f"Command: wrk -t2 -c64 -d{args.seconds}s --latency, {args.rounds} rounds, medians; "
           "servers log every request as JSON to /dev/null\n")
-    print("| endpoint | server | req/s | p50 | p99 | server CPU µs/req | non-2xx |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| endpoint | server | req/s | p50 | p99 | server CPU µs/req | wrk CPU µs/req | non-2xx |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for path in paths:
         for name in servers:
             m = wb.median_of(results[(name, path)])
             print(f"| `{path}` | {name} | {m['rps']:,.0f} | {m['p50_us']:.0f} µs | {m['p99_us']:.0f} µs "
-                  f"| {m['cpu_us_per_req']:.1f} | {m['non2xx']} |")
+                  f"| {m['cpu_us_per_req']:.1f} | {m['client_cpu_us_per_req']:.1f} | {m['non2xx']} |")
     print()
     for path in paths:
         a = wb.median_of(results[("api (Rust)", path)])
