@@ -35,7 +35,9 @@ pub const TABLE: &[(&str, &str, bool)] = &[
     ("xml", "application/xml", true),
     ("svg", "image/svg+xml", true),
     ("wasm", "application/wasm", true),
-    ("ico", "image/x-icon", true),
+    // Icons are images: never compressed (DESIGN.md: compression only for text types),
+    // whatever the bitmaps inside an .ico look like.
+    ("ico", "image/x-icon", false),
     ("woff2", "font/woff2", false),
     ("woff", "font/woff", false),
     ("ttf", "font/ttf", false),
@@ -91,6 +93,18 @@ mod tests {
             assert_eq!(kind.mime.as_ref(), *mime, "{ext}");
             assert_eq!(kind.compressible, *compressible, "{ext}");
         }
+    }
+
+    /// Every image type except SVG (XML text) is left uncompressed.
+    #[test]
+    fn images_other_than_svg_are_never_compressed() {
+        for (ext, mime, compressible) in TABLE {
+            if mime.starts_with("image/") && *mime != "image/svg+xml" {
+                assert!(!compressible, "{ext} ({mime}) must not be compressed");
+            }
+        }
+        assert!(!kind_of(Path::new("/favicon.ico")).compressible);
+        assert!(kind_of(Path::new("/icon.svg")).compressible);
     }
 
     #[test]
