@@ -6,13 +6,18 @@
 //! One table, first match wins, applied to the path of the file actually served (a SPA
 //! fallback serves `/index.html`, so it gets the HTML rule, not the rule of the URL asked for).
 
-/// The two policies a Gatsby site needs.
+/// The policies a Gatsby site needs: two for files, one for files that are not there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     /// Cache, but ask the server (ETag/Last-Modified → 304) before every reuse.
     Revalidate,
     /// Cache for a year and never revalidate.
     Immutable,
+    /// Never store (RFC 9111 §5.2.2.5). Without any `Cache-Control`, a 404 is heuristically
+    /// cacheable (RFC 9111 §4.2.2), so a CDN could pin the 404 a request got during a
+    /// deploy race (new HTML asking for an asset a replica does not have yet) long after
+    /// the asset exists.
+    NoStore,
 }
 
 impl Policy {
@@ -21,6 +26,7 @@ impl Policy {
         match self {
             Self::Revalidate => "public, max-age=0, must-revalidate",
             Self::Immutable => "public, max-age=31536000, immutable",
+            Self::NoStore => "no-store",
         }
     }
 }
@@ -54,6 +60,10 @@ pub const RULES: &[(Matcher, Policy)] = &[
 /// Files no rule names (unhashed scripts such as `~partytown/`, `chunk-map.json`, images at
 /// the root): revalidating is always correct, caching forever is not.
 pub const DEFAULT: Policy = Policy::Revalidate;
+
+/// The plain 404 for a missing asset-like path or a hidden file (no file is served, so no
+/// rule of the table applies).
+pub const MISSING: Policy = Policy::NoStore;
 
 /// The policy for the served file at `url_path` (decoded, starting with `/`).
 pub fn policy_for(url_path: &str) -> Policy {
@@ -175,5 +185,10 @@ mod tests {
             Policy::Immutable.header_value(),
             "public, max-age=31536000, immutable"
         );
+    }
+
+    #[test]
+    fn missing_files_are_never_stored() {
+        assert_eq!(MISSING.header_value(), "no-store");
     }
 }

@@ -149,7 +149,12 @@ fn add_slash(req: &HttpRequest, path: &SitePath) -> HttpResponse {
 }
 
 fn not_found() -> HttpResponse {
-    plain(StatusCode::NOT_FOUND, "not found")
+    let mut res = plain(StatusCode::NOT_FOUND, "not found");
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache_policy::MISSING.header_value()),
+    );
+    res
 }
 
 fn plain(status: StatusCode, message: &str) -> HttpResponse {

@@ -54,3 +54,28 @@ async fn the_gatsby_404_page_revalidates() {
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()[header::CACHE_CONTROL], REVALIDATE);
 }
+
+/// Regression: the plain 404 for a missing asset had no `Cache-Control`, so a CDN could
+/// cache the 404 a deploy race produced (new HTML naming an asset not yet everywhere).
+#[tokio::test]
+async fn missing_assets_and_hidden_files_are_404_no_store() {
+    let site = support::fixture_site();
+    let c = support::client();
+    for fallback in ["spa", "gatsby"] {
+        let srv = InProcess::start(&site.root(), &[("FALLBACK", fallback)]);
+        for path in [
+            "/app-0000000000000000dead.js",
+            "/static/d1f2/missing.png",
+            "/page-data/nope/page-data.json",
+            "/.env",
+        ] {
+            let res = c.get(srv.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), 404, "{fallback} {path}");
+            assert_eq!(
+                res.headers()[header::CACHE_CONTROL],
+                "no-store",
+                "{fallback} {path}"
+            );
+        }
+    }
+}
