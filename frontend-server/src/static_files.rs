@@ -10,7 +10,8 @@
 //! Files are answered by `actix-files`' `NamedFile` (ETag, Last-Modified, 304/412, HEAD,
 //! single-range 206/416), with the content type from [`crate::content_types`] and the
 //! representation chosen by [`crate::compression`]. The in-memory gzip representation has
-//! its own validator and answers conditional requests here.
+//! its own validator and answers conditional requests here (`If-Match`,
+//! `If-Unmodified-Since` → 412; `If-None-Match`, `If-Modified-Since` → 304).
 
 use std::{
     fs::{File, Metadata},
@@ -368,6 +369,11 @@ impl MemoryBody<'_> {
             }
             builder.insert_header((header::ETAG, self.etag.as_str()));
             builder.insert_header((header::ACCEPT_RANGES, "bytes"));
+            if precondition_failed(req, &self.etag, self.meta) {
+                return builder
+                    .status(StatusCode::PRECONDITION_FAILED)
+                    .body(actix_web::body::None::new());
+            }
             if not_modified(req, &self.etag, self.meta) {
                 return builder
                     .status(StatusCode::NOT_MODIFIED)
@@ -375,6 +381,29 @@ impl MemoryBody<'_> {
             }
         }
         builder.body(self.body.clone())
+    }
+}
+
+/// RFC 9110 §13.2.2 steps 1–2, against this representation's validators: `If-Match`
+/// (strong comparison, §13.1.1; `*` matches, the representation exists) fails the request
+/// when no tag matches; only without it, `If-Unmodified-Since` fails it when the file
+/// changed after that date. An unparsable date is ignored (§13.1.4).
+fn precondition_failed(req: &HttpRequest, etag: &str, meta: &Metadata) -> bool {
+    if let Some(im) = req.headers().get(header::IF_MATCH) {
+        let Ok(im) = im.to_str() else {
+            return true;
+        };
+        let strong_match = |tag: &str| tag == "*" || (!etag.starts_with("W/") && tag == etag);
+        return !im.split(',').map(str::trim).any(strong_match);
+    }
+    let since = req
+        .headers()
+        .get(header::IF_UNMODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<header::HttpDate>().ok());
+    match (since, meta.modified()) {
+        (Some(since), Ok(modified)) => whole_seconds(modified) > whole_seconds(since.into()),
+        _ => false,
     }
 }
 

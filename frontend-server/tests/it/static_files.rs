@@ -216,3 +216,56 @@ async fn etags_from_memory_and_from_disk_agree() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
 }
+
+/// Regression: `If-Match` and `If-Unmodified-Since` were ignored on the gzip made in
+/// memory (the identity path hands them to actix-files). RFC 9110 §13.2.2: 412 when they
+/// fail, evaluated against the gzip representation's own ETag.
+#[tokio::test]
+async fn if_match_and_if_unmodified_since_are_evaluated_on_the_memory_gzip() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let c = support::client();
+    let path = srv.url(&format!("/{FRAMEWORK_JS}"));
+    let gz = |name: header::HeaderName, value: String| {
+        c.get(&path)
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .header(name, value)
+            .send()
+    };
+    let plain = c
+        .get(&path)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.headers()[header::CONTENT_ENCODING], "gzip");
+    let etag = plain.headers()[header::ETAG].to_str().unwrap().to_owned();
+    let modified = plain.headers()[header::LAST_MODIFIED]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let res = gz(header::IF_MATCH, etag.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+    let res = gz(header::IF_MATCH, "\"nope\"".into()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+    let res = gz(header::IF_MATCH, format!("W/{etag}")).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::PRECONDITION_FAILED,
+        "If-Match compares strongly"
+    );
+    let res = gz(header::IF_MATCH, "*".into()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let res = gz(header::IF_UNMODIFIED_SINCE, modified).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = gz(
+        header::IF_UNMODIFIED_SINCE,
+        "Sun, 06 Nov 1994 08:49:37 GMT".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+}
