@@ -65,7 +65,52 @@ async fn head_has_the_get_headers_and_no_body() {
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(head.headers()[header::CONTENT_LENGTH], get_len);
     assert_eq!(head.headers()[header::CONTENT_TYPE], get_type);
-    assert!(head.bytes().await.unwrap().is_empty());
+    // No body on the wire: the next response on the connection starts right after the head (an
+    // HTTP client drops HEAD body bytes by protocol, so only raw TCP can tell).
+    for accept_path in [
+        format!("/{FRAMEWORK_JS}"),
+        "/".to_owned(),
+        format!("/{APP_JS}"),
+    ] {
+        let (head, rest) = support::raw_then_get(&srv.base, "HEAD", &accept_path, "/small.txt");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{accept_path}: {head}");
+        assert!(
+            support::raw_header(&head, "content-length").is_some_and(|v| v != "0"),
+            "{accept_path}: HEAD carries the GET's length: {head}"
+        );
+        assert!(
+            rest.starts_with("HTTP/1.1 200 "),
+            "{accept_path}: bytes after the HEAD head: {:?}",
+            &rest[..rest.len().min(200)]
+        );
+        assert!(rest.ends_with("tiny\n"), "{rest:?}");
+    }
+}
+
+/// A 304 from memory carries no body either (checked on the wire).
+#[test]
+fn not_modified_has_no_body_on_the_wire() {
+    let site = support::fixture_site();
+    let srv = InProcess::start(&site.root(), &[]);
+    let (head, _) = support::raw_then_get(&srv.base, "GET", "/", "/small.txt");
+    let etag = support::raw_header(&head, "etag").unwrap().to_owned();
+    use std::io::{Read as _, Write as _};
+    let addr = srv.base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: {etag}\r\n\r\n\
+         GET /small.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 304 "), "{text}");
+    let end = text.find("\r\n\r\n").unwrap() + 4;
+    assert!(text[end..].starts_with("HTTP/1.1 200 "), "{text:?}");
 }
 
 #[tokio::test]
