@@ -138,3 +138,29 @@ fn fixtures_match_recorded_kustomize_output() {
         assert_eq!(normalise(&out), normalise(&expected), "{}", f.display());
     }
 }
+
+/// The corpus' own scripts, run with the built CLI (what `kustomize build` users would run):
+/// every success case byte-exact, every error case failing with kustomize's message.
+#[test]
+fn corpus_scripts_pass_with_the_deployer_binary() {
+    let renderer = format!("{} render", env!("CARGO_BIN_EXE_deployer"));
+    let dir = corpus();
+    for (script, summary) in [
+        ("cases/check.sh", "115 passed, 0 failed"),
+        ("errors/check_errors.sh", "36 passed, 0 failed"),
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg(dir.join(script))
+            .arg(&renderer)
+            .output()
+            .expect("bash runs the corpus script");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        assert_eq!(last, summary, "{script}:\n{stdout}");
+        assert!(
+            out.status.success(),
+            "{script} exited with {:?}",
+            out.status
+        );
+    }
+}
