@@ -5,7 +5,8 @@
 //! The `api` binary: integration tests of this crate only get `frontend-server` built by
 //! cargo, so [`api_binary`] runs `cargo build -p api` once per test run, with the same
 //! `CARGO_TARGET_DIR` (the cargo that runs the tests has released the build lock by then),
-//! and uses `<target>/debug/api` next to our own binary.
+//! with the profile of this test run (read from our binary's directory: `debug`, `release`
+//! → `--release`, or a custom `--profile`), and uses `<target>/<profile>/api` next to our own binary.
 
 use std::{
     io::{BufRead, BufReader, Write as _},
@@ -339,12 +340,30 @@ pub fn api_binary() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            // Build with the profile of this test run, so the `api` next to our own binary
+            // is the one just built (under `cargo test --release` a plain build would go to
+            // `target/debug` and leave a stale `target/release/api` in use). The profile is
+            // read from our binary's directory (`debug` is the `dev` profile's), which also
+            // covers custom profiles that `cfg!(debug_assertions)` cannot tell apart.
+            let ours = frontend_binary();
+            let profile_dir = ours
+                .parent()
+                .and_then(Path::file_name)
+                .and_then(|n| n.to_str())
+                .expect("frontend-server binary in a profile directory")
+                .to_owned();
+            let mut args = vec!["build", "-p", "api", "--quiet"];
+            match profile_dir.as_str() {
+                "debug" => {}
+                "release" => args.push("--release"),
+                other => args.extend(["--profile", other]),
+            }
             let status = Command::new(cargo)
-                .args(["build", "-p", "api", "--quiet"])
+                .args(&args)
                 .current_dir(repo_root())
                 .status()
                 .expect("cannot run cargo to build the api binary");
-            assert!(status.success(), "`cargo build -p api` failed");
+            assert!(status.success(), "`cargo {}` failed", args.join(" "));
             let path = frontend_binary().with_file_name("api");
             assert!(path.is_file(), "api binary not found at {}", path.display());
             path
