@@ -18,8 +18,11 @@
 //! - every response header is kept as sent, repeated `Set-Cookie` included;
 //! - redirects are passed to the client, never followed; the environment's `HTTP_PROXY` is
 //!   ignored; connections are pooled and kept alive (nginx opens one per request);
-//! - connect failure → 502, no response within `UPSTREAM_TIMEOUT` → 504, any other upstream
-//!   failure before the response head → 502.
+//! - connect failure (refused, or `UPSTREAM_CONNECT_TIMEOUT` elapsed) → 502; no response
+//!   head within `UPSTREAM_TIMEOUT` of the start of forwarding, the request body upload
+//!   included → 504; any other upstream failure before the response head → 502. After the
+//!   head, `UPSTREAM_TIMEOUT` bounds each wait between body reads (reqwest `read_timeout`,
+//!   like nginx `proxy_read_timeout`); a stall then cuts the response off.
 
 use std::{
     io,
@@ -153,6 +156,8 @@ pub async fn forward(
         ));
     }
 
+    // The deadline covers the whole exchange up to the response head, the client's body
+    // upload included (reqwest gives no hook for "body sent"); README documents this.
     let sent = tokio::time::timeout(upstream.timeout, builder.send()).await;
     let response = match sent {
         Ok(Ok(response)) => response,
