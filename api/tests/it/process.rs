@@ -1,107 +1,19 @@
 //! The built `api` binary over real loopback HTTP.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::TcpStream,
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
+    path::Path,
+    process::Command,
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
+use test_support::ServerProcess;
 
-struct Api {
-    child: Child,
-    port: u16,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Api {
-    fn start(env: &[(&str, &str)]) -> Api {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_api"));
-        cmd.env_clear()
-            .env("PORT", "0")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stdout = child.stdout.take().unwrap();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let mut api = Api {
-            child,
-            port: 0,
-            lines,
-        };
-        // JSON (`"address":"0.0.0.0:P"`) or pretty (`address=0.0.0.0:P`): both print the bound address.
-        let line = api.wait_for_line(|l| l.contains("listening"));
-        let after = &line[line.find("0.0.0.0:").expect("address in listening line") + 8..];
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        api.port = digits.parse().unwrap();
-        api
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn wait_for_line(&self, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| pred(l)) {
-                return l.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "line not seen; got {:?}",
-                self.lines.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn json_lines(&self) -> Vec<Value> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> i32 {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().expect("exited by signal");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "api did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The built `api` binary, started on an ephemeral port with exactly `env`.
+fn start_api(env: &[(&str, &str)]) -> ServerProcess {
+    ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_api")), env)
 }
 
 fn client() -> reqwest::Client {
@@ -135,7 +47,7 @@ fn invalid_config_exits_64_naming_variable_and_value_before_binding() {
 
 #[tokio::test]
 async fn serves_status_and_logs_one_json_line_per_request_with_the_seed_fields() {
-    let api = Api::start(&[("APP_ENV", "proc-test")]);
+    let api = start_api(&[("APP_ENV", "proc-test")]);
     let res = client()
         .get(api.url("/api/v1/status?verbose=1"))
         .header("user-agent", "it-test/1.0")
@@ -200,7 +112,7 @@ async fn serves_status_and_logs_one_json_line_per_request_with_the_seed_fields()
 
 #[tokio::test]
 async fn probes_are_logged_at_debug_level() {
-    let api = Api::start(&[("LOG_LEVEL", "debug")]);
+    let api = start_api(&[("LOG_LEVEL", "debug")]);
     client().get(api.url("/readyz")).send().await.unwrap();
     let line = api.wait_for_line(|l| l.contains("\"path\":\"/readyz\""));
     assert!(line.contains("\"level\":\"DEBUG\""), "{line}");
@@ -208,7 +120,7 @@ async fn probes_are_logged_at_debug_level() {
 
 #[tokio::test]
 async fn pretty_log_format_is_human_readable() {
-    let api = Api::start(&[("LOG_FORMAT", "pretty")]);
+    let api = start_api(&[("LOG_FORMAT", "pretty")]);
     client()
         .get(api.url("/api/v1/status"))
         .send()
@@ -224,7 +136,7 @@ async fn pretty_log_format_is_human_readable() {
 
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests_then_exits_0() {
-    let mut api = Api::start(&[
+    let mut api = start_api(&[
         ("DEBUG_ROUTES", "true"),
         ("PRESTOP_DELAY", "400ms"),
         ("SHUTDOWN_TIMEOUT", "5s"),
@@ -266,7 +178,7 @@ async fn sigterm_drains_in_flight_requests_then_exits_0() {
 
 #[tokio::test]
 async fn sigint_also_stops_gracefully() {
-    let mut api = Api::start(&[]);
+    let mut api = start_api(&[]);
     api.signal("-INT");
     assert_eq!(api.wait_exit(Duration::from_secs(6)), 0);
     assert!(api.json_lines().iter().any(|l| l["signal"] == "SIGINT"));
@@ -274,7 +186,7 @@ async fn sigint_also_stops_gracefully() {
 
 #[tokio::test]
 async fn shutdown_timeout_bounds_the_wait_for_stuck_requests() {
-    let mut api = Api::start(&[("DEBUG_ROUTES", "true"), ("SHUTDOWN_TIMEOUT", "1s")]);
+    let mut api = start_api(&[("DEBUG_ROUTES", "true"), ("SHUTDOWN_TIMEOUT", "1s")]);
     let url = api.url("/debug/sleep?ms=20000");
     let stuck = tokio::spawn(async move { client().get(url).send().await });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -294,7 +206,7 @@ async fn shutdown_timeout_bounds_the_wait_for_stuck_requests() {
 
 #[tokio::test]
 async fn panic_in_a_handler_is_a_json_500_and_the_process_serves_on() {
-    let api = Api::start(&[("DEBUG_ROUTES", "true")]);
+    let api = start_api(&[("DEBUG_ROUTES", "true")]);
     let c = client();
     for _ in 0..3 {
         let res = c.get(api.url("/debug/panic")).send().await.unwrap();
@@ -337,7 +249,7 @@ async fn panic_in_a_handler_is_a_json_500_and_the_process_serves_on() {
 
 #[test]
 fn healthcheck_subcommand_probes_the_running_server() {
-    let api = Api::start(&[]);
+    let api = start_api(&[]);
     let ok = Command::new(env!("CARGO_BIN_EXE_api"))
         .env_clear()
         .env("PORT", api.port.to_string())
@@ -359,7 +271,7 @@ fn healthcheck_subcommand_probes_the_running_server() {
 
 #[test]
 fn a_slow_client_is_cut_off_after_the_client_request_timeout() {
-    let api = Api::start(&[("CLIENT_REQUEST_TIMEOUT", "500ms")]);
+    let api = start_api(&[("CLIENT_REQUEST_TIMEOUT", "500ms")]);
     let mut stream = TcpStream::connect(("127.0.0.1", api.port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -382,7 +294,7 @@ fn a_slow_client_is_cut_off_after_the_client_request_timeout() {
 
 #[test]
 fn oversized_request_head_is_rejected_over_the_wire() {
-    let api = Api::start(&[]);
+    let api = start_api(&[]);
     let mut stream = TcpStream::connect(("127.0.0.1", api.port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -450,7 +362,7 @@ fn a_non_utf8_variable_is_skipped_unless_the_api_reads_it() {
 
 #[tokio::test]
 async fn a_second_signal_while_draining_exits_at_once() {
-    let mut api = Api::start(&[("DEBUG_ROUTES", "true"), ("SHUTDOWN_TIMEOUT", "20s")]);
+    let mut api = start_api(&[("DEBUG_ROUTES", "true"), ("SHUTDOWN_TIMEOUT", "20s")]);
     let url = api.url("/debug/sleep?ms=20000");
     let _stuck = tokio::spawn(async move { client().get(url).send().await });
     tokio::time::sleep(Duration::from_millis(300)).await;

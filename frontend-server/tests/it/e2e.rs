@@ -96,7 +96,7 @@ fn start_frontend(public: &std::path::Path, upstream: &str) -> Proc {
     let root = public.display().to_string();
     // Gatsby fallback mode: with the seed's index.html fallback, Gatsby's client router
     // rewrites an unknown URL to `/`, and the 404 page is never shown.
-    Proc::start(
+    support::start_proc(
         &support::frontend_binary(),
         &[
             ("SITE_ROOT", &root),

@@ -101,7 +101,7 @@ impl Drop for Nginx {
 
 fn start_frontend(public: &Path, upstream: &str) -> Proc {
     let root = public.display().to_string();
-    Proc::start(
+    support::start_proc(
         &support::frontend_binary(),
         &[("SITE_ROOT", &root), ("API_UPSTREAM", upstream)],
     )

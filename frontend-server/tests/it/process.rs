@@ -9,7 +9,7 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{self, Proc, TestUpstream};
+use crate::support::{self, TestUpstream};
 
 #[test]
 fn bad_configuration_exits_64_with_one_line_naming_the_variable_and_value() {
@@ -45,7 +45,7 @@ fn bad_configuration_exits_64_with_one_line_naming_the_variable_and_value() {
 async fn access_log_is_one_json_line_per_request_with_the_api_field_names() {
     let site = support::fixture_site();
     let root = site.root().display().to_string();
-    let fe = Proc::start(&support::frontend_binary(), &[("SITE_ROOT", &root)]);
+    let fe = support::start_proc(&support::frontend_binary(), &[("SITE_ROOT", &root)]);
     let res = support::client()
         .get(fe.url("/about/?from=test"))
         .header("user-agent", "log-test/1.0")
@@ -71,7 +71,7 @@ async fn sigterm_turns_readiness_503_drains_in_flight_and_exits_0() {
     let site = support::fixture_site();
     let root = site.root().display().to_string();
     let origin = upstream.origin();
-    let mut fe = Proc::start(
+    let mut fe = support::start_proc(
         &support::frontend_binary(),
         &[
             ("SITE_ROOT", &root),
@@ -111,7 +111,7 @@ async fn environment_proxy_variables_are_ignored() {
     let root = site.root().display().to_string();
     let origin = upstream.origin();
     let dead = format!("http://127.0.0.1:{}", support::free_port());
-    let fe = Proc::start(
+    let fe = support::start_proc(
         &support::frontend_binary(),
         &[
             ("SITE_ROOT", &root),
@@ -134,7 +134,7 @@ async fn environment_proxy_variables_are_ignored() {
 fn healthcheck_subcommand_probes_the_running_server() {
     let site = support::fixture_site();
     let root = site.root().display().to_string();
-    let fe = Proc::start(&support::frontend_binary(), &[("SITE_ROOT", &root)]);
+    let fe = support::start_proc(&support::frontend_binary(), &[("SITE_ROOT", &root)]);
     let port = fe.port.to_string();
     let ok = Command::new(support::frontend_binary())
         .arg("healthcheck")

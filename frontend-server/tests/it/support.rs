@@ -9,15 +9,15 @@
 //! → `--release`, or a custom `--profile`), and uses `<target>/<profile>/api` next to our own binary.
 
 use std::{
-    io::{BufRead, BufReader, Write as _},
+    io::Write as _,
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use frontend_server::{AppState, FrontendConfig};
@@ -224,102 +224,15 @@ impl Drop for InProcess {
     }
 }
 
-/// A child process whose stdout lines are collected; killed on drop.
-#[derive(Debug)]
-pub struct Proc {
-    pub child: Child,
-    pub port: u16,
-    pub lines: Arc<Mutex<Vec<String>>>,
-    pub name: String,
-}
+/// A server process (stdout and stderr lines collected, killed on drop): the harness shared
+/// with the api's tests.
+pub use test_support::ServerProcess as Proc;
 
-impl Proc {
-    /// Starts `bin` with exactly `env` (plus PORT=0) and waits for its "listening" line.
-    pub fn start(bin: &Path, env: &[(&str, &str)]) -> Proc {
-        let mut cmd = Command::new(bin);
-        cmd.env_clear()
-            .env("PORT", "0")
-            .env("WORKERS", "2")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sink = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    sink.lock().unwrap().push(line);
-                }
-            });
-        }
-        let mut p = Proc {
-            child,
-            port: 0,
-            lines,
-            name: bin.file_name().unwrap().to_string_lossy().into_owned(),
-        };
-        let line = p.wait_for_line(|l| l.contains("\"listening\"") || l.contains("listening"));
-        let after = &line[line.find("0.0.0.0:").expect("address in listening line") + 8..];
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        p.port = digits.parse().unwrap();
-        p
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    pub fn wait_for_line(&self, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| pred(l)) {
-                return l.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: line not seen; got {:?}",
-                self.name,
-                self.lines.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    pub fn wait_exit(&mut self, within: Duration) -> i32 {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().expect("exited by signal");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {within:?}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts a server binary the way these tests run it: two workers, then exactly `env`.
+pub fn start_proc(bin: &Path, env: &[(&str, &str)]) -> Proc {
+    let mut all = vec![("WORKERS", "2")];
+    all.extend_from_slice(env);
+    Proc::start(bin, &all)
 }
 
 pub fn frontend_binary() -> PathBuf {
@@ -373,7 +286,7 @@ pub fn api_binary() -> PathBuf {
 
 /// The real api binary on an ephemeral port.
 pub fn start_api(app_env: &str) -> Proc {
-    Proc::start(
+    start_proc(
         &api_binary(),
         &[("APP_ENV", app_env), ("LOG_LEVEL", "warn,service_kit=info")],
     )
