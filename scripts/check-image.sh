@@ -62,6 +62,15 @@ build_final() {
   images+=("$tag")
 }
 
+# expect_workspace_copied DOCKERFILE: the build stage copies every workspace member (cargo
+# refuses to build a workspace with a member missing, and that stage is not run here).
+expect_workspace_copied() {
+  local member
+  for member in $(python3 -c 'import tomllib; print(" ".join(tomllib.load(open("Cargo.toml","rb"))["workspace"]["members"]))'); do
+    grep -q "^COPY $member \./$member\$" "$1" || fail "$1 does not copy workspace member '$member' into the build stage"
+  done
+}
+
 # expect_image TAG HEALTHCHECK-JSON
 expect_image() {
   local user health
@@ -97,6 +106,7 @@ finish() {
 check_api() {
   current="api-check-$$"
   local bin ctx tag="localhost/api-check-$$:check" port body
+  expect_workspace_copied Dockerfile.api
   bin="$(static_binary api)"
   ctx="$(mktemp -d)"; dirs+=("$ctx")
   install -D -m 0555 "$bin" "$ctx/out/api"
@@ -116,6 +126,7 @@ check_frontend() {
   current="frontend-check-$$"
   local bin ctx tag="localhost/frontend-check-$$:check" api_port port body ct enc
   [ -f site/public/index.html ] || bash scripts/build-site.sh
+  expect_workspace_copied Dockerfile.frontend
   bin="$(static_binary frontend-server)"
   cargo build --release --locked -q -p api
   ctx="$(mktemp -d)"; dirs+=("$ctx")
