@@ -9,9 +9,7 @@ Usage: python3 bench/frontend/bench.py TARGET_DIR SITE_PUBLIC [RESULTS_MD]
 
 import datetime
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -130,46 +128,6 @@ def start_binary(path, env, work, name):
     return proc, port
 
 
-def run_wrk(url, pids, seconds, headers=(), upstream_pids=()):
-    """wrkbench.run_wrk, with percentiles read from the "Latency Distribution" block only
-    (its `50%` pattern can also match the thread table's `+/- Stdev` column, e.g. `90.50%`)."""
-    cmd = ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "--timeout", "5s"]
-    for h in headers:
-        cmd += ["-H", h]
-    cmd.append(url)
-    cpu0 = wrkbench.cpu_seconds(pids)
-    up0 = wrkbench.cpu_seconds(upstream_pids)
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
-    cpu1 = wrkbench.cpu_seconds(pids)
-    up1 = wrkbench.cpu_seconds(upstream_pids)
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
-    read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
-    scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
-    dist = out.split("Latency Distribution", 1)[1]
-    pct = lambda p: wrkbench._to_us(re.search(rf"^\s+{p}%\s+(\S+)", dist, re.M).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sock_err = re.search(r"Socket errors: (.*)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_us": pct(50),
-        "p99_us": pct(99),
-        "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / max(requests, 1),
-        "api_cpu_us_per_req": (up1 - up0) * 1e6 / max(requests, 1),
-        "bytes_per_resp": float(read.group(1)) * scale[read.group(2)] / max(requests, 1),
-        "non2xx": int(errors.group(1)) if errors else 0,
-        "socket_errors": sock_err.group(1).strip() if sock_err else "",
-        "requests": requests,
-    }
-
-
-def median(runs):
-    keys = ["rps", "p50_us", "p99_us", "cpu_us_per_req", "api_cpu_us_per_req", "bytes_per_resp"]
-    out = {k: statistics.median(r[k] for r in runs) for k in keys}
-    out["non2xx"] = sum(r["non2xx"] for r in runs)
-    out["socket_errors"] = "; ".join(r["socket_errors"] for r in runs if r["socket_errors"])
-    return out
-
-
 def fmt_us(us):
     return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.0f} µs"
 
@@ -215,11 +173,11 @@ def main():
             runs = {name: [] for name, _, _ in servers}
             for name, port, pids in servers:
                 # Warm-up (caches, pools, the memory body cache), not measured.
-                run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=2, headers=headers)
+                wrkbench.run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=2, headers=headers)
             for round_no in range(ROUNDS):
                 order = servers if round_no % 2 == 0 else list(reversed(servers))
                 for name, port, pids in order:
-                    r = run_wrk(
+                    r = wrkbench.run_wrk(
                         f"http://127.0.0.1:{port}{path}",
                         pids,
                         seconds=SECONDS,
@@ -228,7 +186,7 @@ def main():
                     )
                     print(label, name, r, flush=True)
                     runs[name].append(r)
-            rows.append((label, median(runs["nginx"]), median(runs["frontend-server"])))
+            rows.append((label, wrkbench.median_of(runs["nginx"]), wrkbench.median_of(runs["frontend-server"])))
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         lines = [

@@ -68,41 +68,50 @@ def _to_us(text):
     return value * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
 
 
-def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=()):
-    """One wrk run against url; returns throughput, latency and the servers' CPU per request."""
+def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=(), upstream_pids=()):
+    """One wrk run against url; returns throughput, latency, the servers' CPU per request,
+    the CPU per request of `upstream_pids` (e.g. the api behind a proxy) and wrk's own."""
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     for h in headers:
         cmd += ["-H", h]
     cmd.append(url)
-    cpu0 = cpu_seconds(pids)
+    cpu0, up0 = cpu_seconds(pids), cpu_seconds(upstream_pids)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu1 = cpu_seconds(pids)
+    cpu1, up1 = cpu_seconds(pids), cpu_seconds(upstream_pids)
     wrk_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
+    per_req = lambda seconds_: seconds_ * 1e6 / max(requests, 1)  # noqa: E731
     read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
     scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
-    bytes_read = float(read.group(1)) * scale[read.group(2)]
+    # Percentiles from the "Latency Distribution" block only: a bare `50%` also matches the
+    # thread table's `+/- Stdev` column (e.g. `90.50%`).
+    dist = out.split("Latency Distribution", 1)[1]
+    pct = lambda p: _to_us(re.search(rf"^\s+{p}%\s+(\S+)", dist, re.M).group(1))  # noqa: E731
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock_err = re.search(r"Socket errors: (.*)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_us": _to_us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
-        "p99_us": _to_us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
-        "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / max(requests, 1),
+        "p50_us": pct(50),
+        "p99_us": pct(99),
+        "cpu_us_per_req": per_req(cpu1 - cpu0),
+        "api_cpu_us_per_req": per_req(up1 - up0),
         # The load generator's own CPU: on 2 shared cores it bounds what any server can show.
-        "client_cpu_us_per_req": wrk_cpu * 1e6 / max(requests, 1),
-        "bytes_per_resp": bytes_read / max(requests, 1),
+        "client_cpu_us_per_req": per_req(wrk_cpu),
+        "bytes_per_resp": float(read.group(1)) * scale[read.group(2)] / max(requests, 1),
         "non2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": sock_err.group(1).strip() if sock_err else "",
         "requests": requests,
     }
 
 
+MEDIAN_KEYS = ["rps", "p50_us", "p99_us", "cpu_us_per_req", "api_cpu_us_per_req",
+               "client_cpu_us_per_req", "bytes_per_resp"]
+
+
 def median_of(runs):
-    keys = ["rps", "p50_us", "p99_us", "cpu_us_per_req", "client_cpu_us_per_req", "bytes_per_resp"]
-    out = {k: statistics.median(r[k] for r in runs) for k in keys}
+    out = {k: statistics.median(r[k] for r in runs) for k in MEDIAN_KEYS}
     out["non2xx"] = sum(r["non2xx"] for r in runs)
     out["socket_errors"] = "; ".join(r["socket_errors"] for r in runs if r["socket_errors"])
     return out
