@@ -15,6 +15,7 @@ mod generators;
 mod kustomization;
 mod loader;
 mod namereference;
+mod object;
 mod order;
 mod origin;
 mod patch_json6902;
@@ -31,6 +32,7 @@ mod vars;
 mod yaml;
 
 pub use error::RenderError;
+pub use object::Object;
 
 use std::path::Path;
 
@@ -52,6 +54,30 @@ pub struct RenderOptions {
 
 /// Builds the kustomization in `dir` and returns the YAML stream `kustomize build` prints.
 pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
+    let resources = build_resources(dir, opts)?;
+    let mut out = String::new();
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&emit::to_yaml(&r.obj));
+    }
+    Ok(out)
+}
+
+/// Builds the kustomization in `dir` into typed objects, in kustomize's output order: what
+/// the cluster side applies (no YAML round trip).
+pub fn build_objects(dir: &Path, opts: &RenderOptions) -> Result<Vec<Object>, RenderError> {
+    build_resources(dir, opts)?
+        .iter()
+        .map(|r| Object::from_value(&r.obj))
+        .collect()
+}
+
+fn build_resources(
+    dir: &Path,
+    opts: &RenderOptions,
+) -> Result<Vec<resource::Resource>, RenderError> {
     let ldr = loader::Loader::new(dir, opts.load_restrictor)?;
     // A Component can be built on its own too: it then applies to what it brings.
     let top = target::Target::load(ldr, opts)?;
@@ -88,14 +114,7 @@ pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
     }
     let order = order::SortOrder::from_options(top.k.sort_options.as_ref()).map_err(&invalid)?;
     order::sort(&mut acc.resources, &order);
-    let mut out = String::new();
-    for (i, r) in acc.resources.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        out.push_str(&emit::to_yaml(&r.obj));
-    }
-    Ok(out)
+    Ok(acc.resources)
 }
 
 /// kustomize rewrites every object's annotations through `SetAnnotations(map[string]string)`
