@@ -6,11 +6,8 @@
 //! §15.5.14). Bodies without a declared length are limited where they are read.
 
 use actix_web::{
-    Error,
-    body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::{StatusCode, header::CONTENT_LENGTH},
-    middleware::Next,
 };
 
 use crate::errors::json_error;
@@ -86,16 +83,10 @@ impl Limits {
     }
 }
 
-/// Middleware body: `from_fn(move |req, next| limits::enforce(limits, req, next))`.
-pub async fn enforce(
-    limits: Limits,
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    if let Some((status, message)) = limits.check(&req) {
-        return Ok(req.into_response(json_error(status, &message)));
+/// The answer to a request that breaks a limit, or the request back to be served.
+pub fn enforce(limits: &Limits, req: ServiceRequest) -> Result<ServiceRequest, ServiceResponse> {
+    match limits.check(&req) {
+        Some((status, message)) => Err(req.into_response(json_error(status, &message))),
+        None => Ok(req),
     }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_boxed_body)
 }
