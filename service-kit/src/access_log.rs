@@ -297,8 +297,9 @@ fn gin_path(req: &ServiceRequest) -> Cow<'_, str> {
         Cow::Borrowed(path)
     };
     match req.uri().query() {
-        Some(q) => Cow::Owned(format!("{decoded}?{q}")),
-        None => decoded,
+        // Gin appends the query only when it is not empty (`/x?` logs as `/x`).
+        Some(q) if !q.is_empty() => Cow::Owned(format!("{decoded}?{q}")),
+        _ => decoded,
     }
 }
 
@@ -462,6 +463,7 @@ mod tests {
         let rows = [
             ("/api/v1/status", "/api/v1/status"),
             ("/a%20b?x=%20&y=1", "/a b?x=%20&y=1"),
+            ("/empty-query?", "/empty-query"),
             ("/%E2%82%AC", "/€"),
             ("/%FF", "/\u{FFFD}"),
             ("/bad%zz", "/bad%zz"),

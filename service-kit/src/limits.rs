@@ -6,7 +6,8 @@
 //! §15.5.14). Bodies without a declared length are limited where they are read.
 
 use actix_web::{
-    dev::{ServiceRequest, ServiceResponse},
+    HttpResponse,
+    dev::ServiceRequest,
     http::{StatusCode, header::CONTENT_LENGTH},
 };
 
@@ -83,10 +84,10 @@ impl Limits {
     }
 }
 
-/// The answer to a request that breaks a limit, or the request back to be served.
-pub fn enforce(limits: &Limits, req: ServiceRequest) -> Result<ServiceRequest, ServiceResponse> {
-    match limits.check(&req) {
-        Some((status, message)) => Err(req.into_response(json_error(status, &message))),
-        None => Ok(req),
-    }
+/// The answer to a request that breaks a limit (JSON error naming the limit); `None` when
+/// the request may be served.
+pub fn refusal(limits: &Limits, req: &ServiceRequest) -> Option<HttpResponse> {
+    limits
+        .check(req)
+        .map(|(status, message)| json_error(status, &message))
 }

@@ -173,7 +173,7 @@ pub fn push_rfc3339_nano(buf: &mut Vec<u8>, time: SystemTime) {
     let mut nanos = since.subsec_nanos();
     if nanos > 0 {
         let mut width = 9;
-        while nanos % 10 == 0 {
+        while nanos.is_multiple_of(10) {
             nanos /= 10;
             width -= 1;
         }

@@ -40,9 +40,9 @@ where
 {
     app.wrap(from_fn(move |req, next: Next<B>| {
         access_log::observe(req, move |req| async move {
-            match limits::enforce(&limits, req) {
-                Err(refused) => Ok(refused),
-                Ok(req) => recover::catch_panics(next.call(req))
+            match limits::refusal(&limits, &req) {
+                Some(refused) => Ok(req.into_response(refused)),
+                None => recover::catch_panics(next.call(req))
                     .await
                     .map(ServiceResponse::map_into_boxed_body),
             }

@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod endpoints;
+mod gin_parity;
 mod process;
