@@ -11,4 +11,6 @@ bash scripts/install-deps.sh
 bash scripts/build-site.sh
 (cd site && npm test)
 cargo test --workspace --locked "$@"
+# The scripts a developer runs (make run), at the process level.
+python3 -m unittest discover -s scripts/tests -v
 bash scripts/check-image.sh
