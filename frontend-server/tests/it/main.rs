@@ -7,6 +7,7 @@
 
 mod cache;
 mod compression;
+mod deployment_config;
 mod e2e;
 mod nginx_parity;
 mod process;
