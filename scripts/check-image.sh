@@ -4,10 +4,8 @@
 # `scratch`, running as uid 65532, its HEALTHCHECK self-probe, real traffic, and exit 0 on
 # SIGTERM as PID 1 with the shutdown report logged.
 #
-# The build stages are reproduced on the host (the same RUSTFLAGS and cargo command;
-# scripts/build-site.sh for the site) because no base image can be pulled on this machine
-# kind. The final stage's lines are taken from each Dockerfile itself, so a change there is
-# what gets tested.
+# The final stages are built as scripts/lib/images.sh describes (build stages reproduced on
+# the host: no base image can be pulled here).
 #
 # Usage: scripts/check-image.sh [api|frontend]...   (default: both)
 # Needs: podman + runc, curl, file, python3, root (scripts/install-deps.sh installs them).
@@ -18,9 +16,8 @@ for tool in podman runc curl file python3; do
   command -v "$tool" >/dev/null || { echo "check-image: $tool missing (run scripts/install-deps.sh)" >&2; exit 1; }
 done
 
-target_dir="${CARGO_TARGET_DIR:-target}"
-# cgroup v1 here: crun fails, runc works; rlimits cannot be raised inside this sandbox.
-P=(--runtime runc --cgroup-manager cgroupfs)
+# shellcheck source=scripts/lib/images.sh
+source scripts/lib/images.sh
 RUN=("${P[@]}" run --no-healthcheck --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network host)
 containers=() images=() pids=() dirs=()
 cleanup() {
@@ -38,29 +35,6 @@ fail() {
   exit 1
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# static_binary PACKAGE → path of a statically linked release build, as the Dockerfiles build it.
-static_binary() {
-  RUSTFLAGS='-C target-feature=+crt-static' \
-    cargo build --release --locked -q -p "$1" --target x86_64-unknown-linux-gnu
-  local bin="$target_dir/x86_64-unknown-linux-gnu/release/$1"
-  file "$bin" | grep -q 'static' || fail "$bin is not statically linked"
-  echo "$bin"
-}
-
-# build_final DOCKERFILE CONTEXT TAG SED-EXPR... : the Dockerfile's `FROM scratch` stage with
-# its COPY --from lines pointed at files staged in CONTEXT.
-build_final() {
-  local dockerfile="$1" ctx="$2" tag="$3"; shift 3
-  local sed_args=()
-  for expr in "$@"; do sed_args+=(-e "$expr"); done
-  sed -n '/^FROM scratch/,$p' "$dockerfile" | sed "${sed_args[@]}" > "$ctx/Containerfile"
-  if grep -q -- '--from=' "$ctx/Containerfile"; then
-    fail "$dockerfile: final stage copies something this check does not stage"
-  fi
-  podman "${P[@]}" build -q --format docker -t "$tag" -f "$ctx/Containerfile" "$ctx" >/dev/null
-  images+=("$tag")
-}
 
 # expect_workspace_copied DOCKERFILE: the build stage copies every workspace member (cargo
 # refuses to build a workspace with a member missing, and that stage is not run here).
@@ -105,12 +79,9 @@ finish() {
 
 check_api() {
   current="api-check-$$"
-  local bin ctx tag="localhost/api-check-$$:check" port body
+  local tag="localhost/api-check-$$:check" port body
   expect_workspace_copied Dockerfile.api
-  bin="$(static_binary api)"
-  ctx="$(mktemp -d)"; dirs+=("$ctx")
-  install -D -m 0555 "$bin" "$ctx/out/api"
-  build_final Dockerfile.api "$ctx" "$tag" 's|COPY --from=build /out/api /api|COPY out/api /api|'
+  build_api_image "$tag"
   expect_image "$tag" '["CMD","/api","healthcheck"]'
   [ "$(podman image inspect --format '{{len .RootFS.Layers}}' "$tag")" = "1" ] \
     || fail "the api image should hold one layer: the binary"
@@ -124,17 +95,10 @@ check_api() {
 
 check_frontend() {
   current="frontend-check-$$"
-  local bin ctx tag="localhost/frontend-check-$$:check" api_port port body ct enc
-  [ -f site/public/index.html ] || bash scripts/build-site.sh
+  local tag="localhost/frontend-check-$$:check" api_port port body ct enc
   expect_workspace_copied Dockerfile.frontend
-  bin="$(static_binary frontend-server)"
+  build_frontend_image "$tag"
   cargo build --release --locked -q -p api
-  ctx="$(mktemp -d)"; dirs+=("$ctx")
-  install -D -m 0555 "$bin" "$ctx/out/frontend-server"
-  cp -a site/public "$ctx/public"
-  build_final Dockerfile.frontend "$ctx" "$tag" \
-    's|COPY --from=build /out/frontend-server /frontend-server|COPY out/frontend-server /frontend-server|' \
-    's|COPY --from=site /src/site/public /site|COPY public /site|'
   expect_image "$tag" '["CMD","/frontend-server","healthcheck"]'
   api_port="$(free_port)"; port="$(free_port)"
   PORT="$api_port" APP_ENV=image-check LOG_LEVEL=warn "$target_dir/release/api" & pids+=($!)
