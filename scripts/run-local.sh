@@ -39,6 +39,7 @@ cargo build --locked -p api -p frontend-server
 target="${CARGO_TARGET_DIR:-target}"
 
 pids=() names=() stopping=""
+# shellcheck disable=SC2317  # called from the traps below
 forward() {
   stopping=1
   local pid
