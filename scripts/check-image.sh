@@ -55,11 +55,13 @@ expect_image() {
 }
 
 # start NAME TAG PORT ENV... : runs the image and waits for its /healthz.
+# Extra `podman run` options for the next `start` (e.g. a seccomp profile).
+run_extra=()
 start() {
   local name="$1" tag="$2" port="$3"; shift 3
   local env_args=()
   for kv in "$@"; do env_args+=(-e "$kv"); done
-  podman "${RUN[@]}" -d --name "$name" -e PORT="$port" "${env_args[@]}" "$tag" >/dev/null
+  podman "${RUN[@]}" "${run_extra[@]}" -d --name "$name" -e PORT="$port" "${env_args[@]}" "$tag" >/dev/null
   containers+=("$name")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.1; done
   fail "no /healthz on port $port"
@@ -112,6 +114,36 @@ check_frontend() {
   echo "$body" | grep -q '"environment":"image-check"' || fail "proxy: status body $body"
   finish "$current" /frontend-server
   echo "check-image: frontend image OK (scratch, static, uid 65532, site at /site, Brotli, proxy, self-probe, graceful SIGTERM as PID 1)"
+  check_frontend_without_openat2 "$tag" "$api_port"
+}
+
+# The same image under a seccomp profile that refuses openat2 with EPERM (what older Docker
+# and libseccomp answer for a system call their profile does not know): the startup probe
+# must choose the checked path walk and say so, and the site must still be served.
+check_frontend_without_openat2() {
+  local tag="$1" api_port="$2" port profile logs
+  current="frontend-seccomp-check-$$"
+  profile="$(mktemp -d)/seccomp.json"; dirs+=("$(dirname "$profile")")
+  cat > "$profile" <<'EOF'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+EOF
+  port="$(free_port)"
+  run_extra=(--security-opt "seccomp=$profile")
+  start "$current" "$tag" "$port" API_UPSTREAM="http://127.0.0.1:$api_port" FALLBACK=gatsby
+  run_extra=()
+  # (Whole logs first: `grep -q` on a pipe would end the writer early, failing the pipeline.)
+  logs="$(podman logs "$current" 2>&1)"
+  grep -q '"message":"openat2 is unavailable' <<<"$logs" \
+    || fail "no log line saying openat2 is unavailable"
+  grep -q '"file_open":"checked path walk (openat2 unavailable: ' <<<"$logs" \
+    || fail "the startup line does not name the checked path walk"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ] || fail "/ is not served"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/about/")" = 200 ] || fail "/about/ is not served"
+  curl -s "http://127.0.0.1:$port/about/" | grep -q '<html' || fail "/about/ is not a page"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/no-such-page/")" = 404 ] || fail "an unknown page is not 404"
+  podman "${P[@]}" stop -t 10 "$current" >/dev/null
+  echo "check-image: frontend image under a seccomp profile refusing openat2 (EPERM): checked path walk, logged, site served"
 }
 
 [ "$#" -gt 0 ] || set -- api frontend

@@ -114,13 +114,21 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = &'static str>,
 ) -> io::Result<()> {
+    let root = state.site.root();
     tracing::info!(
-        site_root = %state.site.root().path().display(),
+        site_root = %root.path().display(),
+        file_open = %root.open_method(),
         api_upstream = %state.config.api_upstream,
         fallback = ?state.config.fallback,
         version = env!("CARGO_PKG_VERSION"),
         "frontend-server starting"
     );
+    if root.openat2_unavailable() {
+        tracing::warn!(
+            file_open = %root.open_method(),
+            "openat2 is unavailable (an old kernel, or a seccomp profile refusing it): site files are opened by the checked path walk"
+        );
+    }
     let settings = state.config.server.server_settings();
     let readiness = state.readiness.clone();
     lifecycle::serve(
