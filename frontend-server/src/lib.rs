@@ -59,7 +59,8 @@ impl AppState {
     /// Checks the site root and builds the upstream client.
     pub fn new(config: FrontendConfig) -> Result<Self, StartupError> {
         let root = static_files::SiteRoot::open(&config.site_root)?;
-        let site = site::Site::new(root, config.fallback, config.csp.as_deref());
+        let bodies = body_cache::BodyCache::new(config.body_cache_size, config.body_cache_entries);
+        let site = site::Site::new(root, config.fallback, config.csp.as_deref(), bodies);
         let upstream = proxy::Upstream::new(
             &config.api_upstream,
             config.upstream_timeout,

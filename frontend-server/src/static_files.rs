@@ -47,11 +47,10 @@ use crate::{
     path_safety::SitePath,
 };
 
-/// Files smaller than this are read on the worker thread rather than handed to the blocking
-/// pool chunk by chunk (actix-files' default hands every read off). A built site is small
-/// and sits in the page cache: a 64 KiB read from it is a memcpy, cheaper than two thread
-/// hand-offs per chunk.
-const SYNC_READ_BELOW: u64 = 1 << 20;
+/// `NamedFile` (ranges, some conditionals, files over [`MAX_CACHED_FILE`]) reads every
+/// chunk on the blocking pool: no file read runs on an async worker. (actix-files' default
+/// reads files below its threshold on the worker.)
+const SYNC_READ_BELOW: u64 = 0;
 
 /// An open regular file inside the root.
 #[derive(Debug)]

@@ -9,6 +9,7 @@ mod cache;
 mod compression;
 mod deployment_config;
 mod e2e;
+mod memory;
 mod nginx_parity;
 mod process;
 mod proxy;
