@@ -7,6 +7,7 @@
 
 mod cache;
 mod compression;
+mod connection;
 mod deployment_config;
 mod e2e;
 mod memory;
