@@ -9,8 +9,11 @@
 //!   current-thread runtime (what an actix worker is), i.e. the price of taking it off the
 //!   worker.
 //!
-//! Usage: `cargo run --release -p frontend-server --example open_cost [SITE_ROOT] [ROUNDS]`
-//! (defaults: `site/public`, 5). Prints the median ns per operation of each round.
+//! Usage: `cargo run --release -p frontend-server --example open_cost [SITE_ROOT] [ROUNDS]
+//! [OPS] [inline|handoff|both]` (defaults: `site/public`, 5, 100000, both). Prints the ns
+//! per operation of each round and their medians. Time is noisy on a shared machine; for
+//! instructions per operation run one mode under callgrind with OPS and with 0 operations
+//! and divide the difference by OPS (BENCHMARKS.md has the commands).
 #![allow(clippy::unwrap_used)]
 
 use std::{
@@ -21,16 +24,17 @@ use std::{
 
 use frontend_server::{path_safety, static_files::SiteRoot};
 
-const OPS: usize = 100_000;
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let root = PathBuf::from(args.next().unwrap_or_else(|| "site/public".to_owned()));
     let rounds: usize = args.next().map_or(5, |r| r.parse().unwrap());
+    let ops: usize = args.next().map_or(100_000, |r| r.parse().unwrap());
+    let mode = args.next().unwrap_or_else(|| "both".to_owned());
+    let (run_inline, run_handoff) = (mode != "handoff", mode != "inline");
     let site = Arc::new(SiteRoot::open(&root).unwrap());
     let paths = site_paths(&root);
     println!(
-        "open_cost: {} files under {}, {OPS} operations per round, {rounds} rounds, {}",
+        "open_cost: {} files under {}, {ops} operations per round, {rounds} rounds, {}",
         paths.len(),
         root.display(),
         site.open_method()
@@ -41,15 +45,19 @@ fn main() {
         .unwrap();
     let (mut inline, mut handoff) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let started = Instant::now();
-        for i in 0..OPS {
-            std::hint::black_box(site.resolve(&paths[i % paths.len()]));
+        if run_inline {
+            let started = Instant::now();
+            for i in 0..ops {
+                std::hint::black_box(site.resolve(&paths[i % paths.len()]));
+            }
+            inline.push(started.elapsed().as_nanos() as f64 / ops.max(1) as f64);
         }
-        inline.push(started.elapsed().as_nanos() as f64 / OPS as f64);
-
+        if !run_handoff {
+            continue;
+        }
         let started = Instant::now();
         rt.block_on(async {
-            for i in 0..OPS {
+            for i in 0..ops {
                 let (site, path) = (Arc::clone(&site), paths[i % paths.len()].clone());
                 let r = tokio::task::spawn_blocking(move || {
                     matches!(
@@ -62,7 +70,14 @@ fn main() {
                 std::hint::black_box(r);
             }
         });
-        handoff.push(started.elapsed().as_nanos() as f64 / OPS as f64);
+        handoff.push(started.elapsed().as_nanos() as f64 / ops.max(1) as f64);
+    }
+    if inline.is_empty() || handoff.is_empty() {
+        println!(
+            "ns/op per round: {}",
+            fmt(if inline.is_empty() { &handoff } else { &inline })
+        );
+        return;
     }
     println!(
         "inline  resolve (openat2+fstat+close) ns/op per round: {}",
