@@ -174,11 +174,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
             return Poll::Ready(Ok(()));
         }
         loop {
-            if this.held_back() {
-                this.conn.waker.set(Some(cx.waker().clone()));
-                return Poll::Pending;
-            }
             if this.pending_at < this.pending.len() {
+                if this.held_back() {
+                    this.conn.waker.set(Some(cx.waker().clone()));
+                    return Poll::Pending;
+                }
                 let available = (this.pending.len() - this.pending_at).min(buf.remaining());
                 let chunk = &this.pending[this.pending_at..this.pending_at + available];
                 let n = Self::admit(&mut this.framer, &this.conn, chunk);
@@ -194,6 +194,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
                 }
                 continue;
             }
+            // Nothing held back: read the socket even while the last request is unanswered,
+            // so that in the usual case (no next request yet) the socket's own readiness
+            // wakes the dispatcher and an answer costs no extra wake-up.
             let before = buf.filled().len();
             match Pin::new(&mut this.io).poll_read(cx, buf) {
                 Poll::Ready(Ok(())) => {
@@ -211,6 +214,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
                     if n > 0 {
                         return Poll::Ready(Ok(()));
                     }
+                    // All of it belongs to a request that must wait for the answer before it.
+                    this.conn.waker.set(Some(cx.waker().clone()));
+                    return Poll::Pending;
                 }
                 Poll::Pending => {
                     if this.head_deadline_passed(cx) {
