@@ -121,12 +121,17 @@ pub fn init_with_writer(
             .try_init(),
     };
     result.map_err(|_| TelemetryError::AlreadyInstalled)?;
-    install_panic_hook();
+    install_panic_hook(format);
     Ok(())
 }
 
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
+/// Panics are written straight to stderr, synchronously, from the panicking thread: a line
+/// handed to the background writer would still sit in its queue when a panic on the main
+/// thread ends the process (exit 101 with no output, as `WORKERS=600` once did). In JSON
+/// format the line has the log envelope (`timestamp`, `level`, `target`, `message`) plus
+/// `panic`, `location` and `thread`; a recovered handler panic writes the same line.
+fn install_panic_hook(format: LogFormat) {
+    std::panic::set_hook(Box::new(move |info| {
         let payload = info
             .payload()
             .downcast_ref::<&str>()
@@ -137,6 +142,73 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        tracing::error!(panic = %payload, location = %location, "panic");
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
+        let line = panic_line(
+            format,
+            std::time::SystemTime::now(),
+            &payload,
+            &location,
+            &thread,
+        );
+        // One write of the whole line; nothing to do if stderr itself is gone.
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     }));
+}
+
+/// The panic's log line, newline included.
+fn panic_line(
+    format: LogFormat,
+    at: std::time::SystemTime,
+    payload: &str,
+    location: &str,
+    thread: &str,
+) -> String {
+    let timestamp = humantime::format_rfc3339_micros(at).to_string();
+    match format {
+        LogFormat::Json => {
+            let line = serde_json::json!({
+                "timestamp": timestamp,
+                "level": "ERROR",
+                "target": "panic",
+                "message": "panic",
+                "panic": payload,
+                "location": location,
+                "thread": thread,
+            });
+            format!("{line}\n")
+        }
+        LogFormat::Pretty => {
+            format!("{timestamp} ERROR panic: {payload} (at {location}, thread {thread})\n")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_panic_line_is_one_json_line_with_the_log_envelope() {
+        let at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_500_000);
+        let line = panic_line(LogFormat::Json, at, "boom \"x\"", "src/a.rs:3", "main");
+        assert!(
+            line.ends_with('\n') && line.matches('\n').count() == 1,
+            "{line:?}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["timestamp"], "1970-01-01T00:00:01.500000Z");
+        assert_eq!(v["level"], "ERROR");
+        assert_eq!(v["message"], "panic");
+        assert_eq!(v["panic"], "boom \"x\"");
+        assert_eq!(v["location"], "src/a.rs:3");
+        let pretty = panic_line(LogFormat::Pretty, at, "boom", "src/a.rs:3", "main");
+        assert_eq!(
+            pretty,
+            "1970-01-01T00:00:01.500000Z ERROR panic: boom (at src/a.rs:3, thread main)\n"
+        );
+    }
 }

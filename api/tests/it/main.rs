@@ -2,5 +2,6 @@
 //! built binary and talks to it over loopback HTTP (signals, exit codes, logs).
 #![allow(clippy::unwrap_used)]
 
+mod connection;
 mod endpoints;
 mod process;
