@@ -4,13 +4,13 @@
 run:            ## build the site if needed, start api + frontend-server, print the URL
 	bash scripts/run-local.sh
 
-test:           ## every test (site build, Rust unit/integration/e2e/side-by-side/conformance)
+test:           ## every test (site build, Rust unit/integration/e2e/side-by-side/conformance, scripts, images, compose)
 	bash scripts/test.sh
 
 lint:           ## fmt, clippy, hadolint, compose, actionlint
 	bash scripts/lint.sh
 
-deps:           ## install the system tools tests and benchmarks need (apt, pip)
+deps:           ## install the tools tests, lint and benchmarks need (apt, pip, go install), only what is missing
 	bash scripts/install-deps.sh
 
 bench-api:      ## api vs Go-Gin (wrk), see BENCHMARKS.md

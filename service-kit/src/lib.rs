@@ -13,12 +13,16 @@
 //! - [`limits`]: header, URI and body limits, answered with 431/414/413 before any handler.
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`lifecycle`]: readiness flag, SIGTERM/SIGINT, pre-stop delay, graceful drain.
+//! - [`connection`]: between socket and HTTP dispatcher: a deadline on every request head,
+//!   pipelined requests held back until the one before is answered ([`request_framing`]
+//!   finds where requests begin and end).
 //! - [`stack`]: the middleware stack above, in its one correct order.
 //! - [`self_probe`]: `<binary> healthcheck` for images without a shell.
 //! - [`launch`]: a server binary's `main`: config, healthcheck, telemetry, bind, serve, flush.
 //! - [`errors`]: the JSON error body every server answers with.
 
 pub mod access_log;
+pub mod connection;
 pub mod errors;
 pub mod launch;
 pub mod lifecycle;
@@ -28,6 +32,7 @@ pub mod log_writer;
 pub mod metrics;
 pub mod probes;
 pub mod recover;
+pub mod request_framing;
 pub mod self_probe;
 pub mod server_config;
 pub mod settings;

@@ -192,7 +192,7 @@ fn install(level: &str, format: LogFormat, sink: Sink) -> Result<(), TelemetryEr
     };
     result.map_err(|_| TelemetryError::AlreadyInstalled)?;
     JSON_LINES.store(format == LogFormat::Json, Ordering::Relaxed);
-    install_panic_hook();
+    install_panic_hook(format);
     Ok(())
 }
 
@@ -295,8 +295,13 @@ impl Visit for FieldsVisitor {
     }
 }
 
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
+/// Panics are written straight to stderr, synchronously, from the panicking thread: a line
+/// handed to the background writer would still sit in its queue when a panic on the main
+/// thread ends the process (exit 101 with no output, as `WORKERS=600` once did). In JSON
+/// format the line has the log envelope (`time`, `level`, `msg`) plus `panic`, `location`
+/// and `thread`; a recovered handler panic writes the same line.
+fn install_panic_hook(format: LogFormat) {
+    std::panic::set_hook(Box::new(move |info| {
         let payload = info
             .payload()
             .downcast_ref::<&str>()
@@ -307,6 +312,70 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        tracing::error!(panic = %payload, location = %location, "panic");
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
+        let line = panic_line(
+            format,
+            std::time::SystemTime::now(),
+            &payload,
+            &location,
+            &thread,
+        );
+        // One write of the whole line; nothing to do if stderr itself is gone.
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     }));
+}
+
+/// The panic's log line, newline included.
+fn panic_line(
+    format: LogFormat,
+    at: std::time::SystemTime,
+    payload: &str,
+    location: &str,
+    thread: &str,
+) -> String {
+    match format {
+        LogFormat::Json => {
+            let mut line = Vec::with_capacity(256);
+            let mut w = LineWriter::start(&mut line, at, "ERROR", "panic");
+            w.str("panic", payload)
+                .str("location", location)
+                .str("thread", thread);
+            w.finish();
+            String::from_utf8_lossy(&line).into_owned()
+        }
+        LogFormat::Pretty => {
+            let timestamp = humantime::format_rfc3339_micros(at);
+            format!("{timestamp} ERROR panic: {payload} (at {location}, thread {thread})\n")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_panic_line_is_one_json_line_with_the_log_envelope() {
+        let at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_500_000);
+        let line = panic_line(LogFormat::Json, at, "boom \"x\"", "src/a.rs:3", "main");
+        assert!(
+            line.ends_with('\n') && line.matches('\n').count() == 1,
+            "{line:?}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["time"], "1970-01-01T00:00:01.5Z");
+        assert_eq!(v["level"], "ERROR");
+        assert_eq!(v["msg"], "panic");
+        assert_eq!(v["panic"], "boom \"x\"");
+        assert_eq!(v["location"], "src/a.rs:3");
+        let pretty = panic_line(LogFormat::Pretty, at, "boom", "src/a.rs:3", "main");
+        assert_eq!(
+            pretty,
+            "1970-01-01T00:00:01.500000Z ERROR panic: boom (at src/a.rs:3, thread main)\n"
+        );
+    }
 }
