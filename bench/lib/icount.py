@@ -135,3 +135,29 @@ def drive(port, path, headers, requests, conns):
         t.join()
     if failures:
         raise RuntimeError(f"{len(failures)} failed answers from {path} (e.g. {failures[0]})")
+
+
+def main(argv):
+    """`icount.py BINARY [N] [PATH] [KEY=VALUE...]`: instructions per `GET PATH` of one
+    server binary (started with PORT on a free loopback port and the KEY=VALUE environment)."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print(main.__doc__)
+        return 2
+    binary, rest = argv[0], argv[1:]
+    n = int(rest.pop(0)) if rest and rest[0].isdigit() else 2000
+    path = rest.pop(0) if rest and rest[0].startswith("/") else "/api/v1/status"
+    port = wrkbench.free_port()
+    env = {"PATH": os.environ["PATH"], "PORT": str(port), "GLIBC_TUNABLES": GLIBC_NO_REP_STRINGS,
+           "GODEBUG": "asyncpreemptoff=1"}
+    env.update(kv.split("=", 1) for kv in rest)
+    cg = Callgrind([binary], env, port)
+    try:
+        print(f"{cg.measure(path, requests=n):,.0f} instructions per GET {path}")
+    finally:
+        cg.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))
