@@ -5,6 +5,8 @@
 //!   errors that name the variable and the bad value.
 //! - [`server_config`]: the settings every server shares (port, logs, timeouts, limits).
 //! - [`telemetry`]: tracing subscriber (JSON lines or pretty), panic hook.
+//! - [`log_line`]: one slog-shaped JSON line, built without formatting machinery.
+//! - [`log_writer`]: lines leave in batches from a background thread (no syscall per request).
 //! - [`access_log`]: one log line per request with the seed's field names, plus metrics.
 //! - [`metrics`]: Prometheus request counter and latency histogram by route and status.
 //! - [`recover`]: a panicking handler becomes a JSON 500; the worker lives on.
@@ -25,6 +27,8 @@ pub mod errors;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
+pub mod log_line;
+pub mod log_writer;
 pub mod metrics;
 pub mod probes;
 pub mod recover;

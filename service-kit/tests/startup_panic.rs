@@ -69,7 +69,7 @@ fn a_startup_panic_reaches_stderr_and_the_queued_lines_stdout(format: &str) {
     );
     if format == "json" {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["message"], "panic");
+        assert_eq!(v["msg"], "panic");
         assert_eq!(v["level"], "ERROR");
     }
     assert!(

@@ -4,4 +4,5 @@
 
 mod connection;
 mod endpoints;
+mod gin_parity;
 mod process;
