@@ -2,8 +2,13 @@
 //! table (`defaults.yaml`) plus a kustomization's `configurations:` files, and the walk
 //! that visits them (kustomize `filters/fieldspec`).
 
+use super::RenderError;
+use super::kustomization::FieldSpecDoc;
 use super::resource::Gvk;
-use super::value::{Map, Value};
+use crate::yaml::decode::{self, Rules};
+use crate::yaml::{Documents, Limits, Map, Value};
+use serde::Deserialize;
+use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldSpec {
@@ -13,21 +18,22 @@ pub struct FieldSpec {
 }
 
 impl FieldSpec {
-    pub fn parse(v: &Value) -> Result<FieldSpec, String> {
-        let s = |k: &str| v.str_at(&[k]).unwrap_or("").to_string();
-        let path = s("path");
-        if path.is_empty() {
+    pub fn new(doc: &FieldSpecDoc) -> Result<FieldSpec, String> {
+        if doc.path.is_empty() {
             return Err("a field spec needs a `path`".into());
         }
         Ok(FieldSpec {
             gvk: Gvk {
-                group: s("group"),
-                version: s("version"),
-                kind: s("kind"),
+                group: doc.group.clone(),
+                version: doc.version.clone(),
+                kind: doc.kind.clone(),
             },
-            path: split_path(&path),
-            create: matches!(v.get("create"), Some(Value::Bool(true))),
+            path: split_path(&doc.path),
+            create: doc.create,
         })
+    }
+    pub fn all(docs: &[FieldSpecDoc]) -> Result<Vec<FieldSpec>, String> {
+        docs.iter().map(FieldSpec::new).collect()
     }
     pub fn matches(&self, gvk: &Gvk) -> bool {
         gvk.is_selected_by(&self.gvk)
@@ -83,62 +89,103 @@ fn merge_specs(into: &mut Vec<FieldSpec>, more: &[FieldSpec]) {
     }
 }
 
+/// A transformer configuration file (kustomize `builtinconfig.TransformerConfig`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct ConfigDoc {
+    name_prefix: Vec<FieldSpecDoc>,
+    name_suffix: Vec<FieldSpecDoc>,
+    namespace: Vec<FieldSpecDoc>,
+    common_labels: Vec<FieldSpecDoc>,
+    template_labels: Vec<FieldSpecDoc>,
+    common_annotations: Vec<FieldSpecDoc>,
+    name_reference: Vec<NameRefDoc>,
+    var_reference: Vec<FieldSpecDoc>,
+    images: Vec<FieldSpecDoc>,
+    replicas: Vec<FieldSpecDoc>,
+    labels: Vec<FieldSpecDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct NameRefDoc {
+    group: String,
+    version: String,
+    kind: String,
+    field_specs: Vec<FieldSpecDoc>,
+}
+
+/// kustomize's default field specs, parsed once per process.
+static DEFAULTS: std::sync::OnceLock<Result<TransformerConfig, RenderError>> =
+    std::sync::OnceLock::new();
+
 impl TransformerConfig {
-    pub fn defaults() -> TransformerConfig {
-        // The table is part of the binary and parsed once per process; a parse failure
-        // is a build-time bug caught by the unit test below, so an empty config is an
-        // acceptable fallback.
-        static DEFAULTS: std::sync::OnceLock<TransformerConfig> = std::sync::OnceLock::new();
-        DEFAULTS
-            .get_or_init(|| {
-                TransformerConfig::parse(include_str!("defaults.yaml")).unwrap_or_default()
-            })
-            .clone()
+    /// kustomize's built-in table (`defaults.yaml`, from `api/konfig/builtinpluginconsts`).
+    /// A table that does not decode is a defect of this build: an error, never an empty
+    /// configuration.
+    pub fn defaults() -> Result<TransformerConfig, RenderError> {
+        match DEFAULTS.get_or_init(|| {
+            TransformerConfig::parse(
+                Path::new("<built-in defaults.yaml>"),
+                include_str!("defaults.yaml"),
+                &Limits::default(),
+            )
+        }) {
+            Ok(tc) => Ok(tc.clone()),
+            Err(e) => Err(RenderError::build(
+                Path::new("<built-in defaults.yaml>"),
+                e.to_string(),
+            )),
+        }
     }
 
-    pub fn parse(text: &str) -> Result<TransformerConfig, String> {
-        let doc = super::yaml::parse_one(text)?;
-        let mut tc = TransformerConfig::default();
-        let Value::Map(m) = doc else {
-            return Ok(tc);
+    /// Decodes a transformer configuration (`configurations:` entry) strictly: kustomize
+    /// uses `UnmarshalStrict`, so an unknown key is an error.
+    pub fn parse(
+        file: &Path,
+        text: &str,
+        limits: &Limits,
+    ) -> Result<TransformerConfig, RenderError> {
+        let tree = crate::yaml::parse(text, Documents::First, limits)
+            .map_err(|e| RenderError::syntax(file, e.line, e.message))?;
+        let Some(root) = tree.first() else {
+            return Ok(TransformerConfig::default());
         };
-        for (k, v) in &m {
-            let specs = || -> Result<Vec<FieldSpec>, String> {
-                v.as_seq()
-                    .map_or(Ok(Vec::new()), |s| s.iter().map(FieldSpec::parse).collect())
-            };
-            match k.as_str() {
-                "namePrefix" => tc.name_prefix = specs()?,
-                "nameSuffix" => tc.name_suffix = specs()?,
-                "commonLabels" => tc.common_labels = specs()?,
-                "labels" => tc.labels = specs()?,
-                "templateLabels" => tc.template_labels = specs()?,
-                "commonAnnotations" => tc.common_annotations = specs()?,
-                "namespace" => tc.namespace = specs()?,
-                "varReference" => tc.var_reference = specs()?,
-                "images" => tc.images = specs()?,
-                "replicas" => tc.replicas = specs()?,
-                "nameReference" => {
-                    for item in v.as_seq().map(Vec::as_slice).unwrap_or(&[]) {
-                        let s = |k: &str| item.str_at(&[k]).unwrap_or("").to_string();
-                        let field_specs = item
-                            .get("fieldSpecs")
-                            .and_then(Value::as_seq)
-                            .map_or(Ok(Vec::new()), |s| s.iter().map(FieldSpec::parse).collect())?;
-                        tc.name_reference.push(NameRef {
-                            gvk: Gvk {
-                                group: s("group"),
-                                version: s("version"),
-                                kind: s("kind"),
-                            },
-                            field_specs,
-                        });
-                    }
-                }
-                other => return Err(format!("unknown transformer configuration `{other}`")),
-            }
+        let doc: ConfigDoc =
+            decode::from_node(root, tree.node_count(), limits, Rules::NumbersAsStrings)
+                .map_err(|e| RenderError::field(file, e))?;
+        let specs = |docs: &[FieldSpecDoc], field: &str| {
+            FieldSpec::all(docs).map_err(|message| RenderError::Field {
+                file: file.to_path_buf(),
+                line: 0,
+                field: field.to_string(),
+                message,
+            })
+        };
+        let mut name_reference = Vec::with_capacity(doc.name_reference.len());
+        for (i, nr) in doc.name_reference.iter().enumerate() {
+            name_reference.push(NameRef {
+                gvk: Gvk {
+                    group: nr.group.clone(),
+                    version: nr.version.clone(),
+                    kind: nr.kind.clone(),
+                },
+                field_specs: specs(&nr.field_specs, &format!("nameReference[{i}].fieldSpecs"))?,
+            });
         }
-        Ok(tc)
+        Ok(TransformerConfig {
+            name_prefix: specs(&doc.name_prefix, "namePrefix")?,
+            name_suffix: specs(&doc.name_suffix, "nameSuffix")?,
+            common_labels: specs(&doc.common_labels, "commonLabels")?,
+            labels: specs(&doc.labels, "labels")?,
+            template_labels: specs(&doc.template_labels, "templateLabels")?,
+            common_annotations: specs(&doc.common_annotations, "commonAnnotations")?,
+            namespace: specs(&doc.namespace, "namespace")?,
+            var_reference: specs(&doc.var_reference, "varReference")?,
+            name_reference,
+            images: specs(&doc.images, "images")?,
+            replicas: specs(&doc.replicas, "replicas")?,
+        })
     }
 
     pub fn merge(&mut self, o: &TransformerConfig) {
@@ -184,7 +231,7 @@ pub fn walk(
         return f(obj);
     }
     match obj {
-        Value::Null => Ok(()),
+        Value::Null(_) => Ok(()),
         Value::Seq(items) => {
             for item in items {
                 walk(item, path, create, leaf, f)?;
@@ -204,7 +251,7 @@ pub fn walk(
                 if !creating {
                     return Ok(());
                 }
-                m.insert(name.to_string(), Value::Null);
+                m.insert(name.to_string(), Value::NULL);
             }
             let Some(field) = m.get_mut(name) else {
                 return Ok(());
@@ -229,7 +276,7 @@ mod tests {
 
     #[test]
     fn defaults_parse() {
-        let tc = TransformerConfig::parse(include_str!("defaults.yaml")).unwrap();
+        let tc = TransformerConfig::defaults().unwrap();
         assert!(tc.common_labels.len() > 20);
         assert!(tc.name_reference.iter().any(|n| n.gvk.kind == "ConfigMap"));
         assert_eq!(tc.name_prefix[0].path, vec!["metadata", "name"]);

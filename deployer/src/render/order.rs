@@ -1,8 +1,8 @@
 //! Output order: kustomize's legacy kind-based sort (the default of `kustomize build`)
 //! or `sortOptions` (fifo = accumulation order, legacy with custom kind lists).
 
+use super::kustomization::SortOptions;
 use super::resource::{Gvk, ResId, Resource};
-use super::value::Value;
 use std::collections::HashMap;
 
 pub const DEFAULT_ORDER_FIRST: &[&str] = &[
@@ -52,40 +52,25 @@ impl SortOrder {
         }
     }
 
-    /// Decodes `sortOptions` (`None` = not set: legacy).
-    pub fn from_options(v: Option<&Value>) -> Result<SortOrder, String> {
-        let Some(v) = v else {
+    /// The order `sortOptions` asks for (`None` = not set: legacy).
+    pub fn from_options(o: Option<&SortOptions>) -> Result<SortOrder, String> {
+        let Some(o) = o else {
             return Ok(SortOrder::default_legacy());
         };
-        let order = v.str_at(&["order"]).unwrap_or("");
-        let legacy = v.get("legacySortOptions");
-        match order {
+        match o.order.as_str() {
             "fifo" => {
-                if legacy.is_some_and(|l| !l.is_null()) {
+                if o.legacy_sort_options.is_some() {
                     return Err("the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'".into());
                 }
                 Ok(SortOrder::Fifo)
             }
-            "legacy" => {
-                let list = |k: &str| -> Vec<String> {
-                    legacy
-                        .and_then(|l| l.get(k))
-                        .and_then(Value::as_seq)
-                        .map(|s| {
-                            s.iter()
-                                .filter_map(|x| x.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                match legacy {
-                    Some(l) if !l.is_null() => Ok(SortOrder::Legacy {
-                        first: list("orderFirst"),
-                        last: list("orderLast"),
-                    }),
-                    _ => Ok(SortOrder::default_legacy()),
-                }
-            }
+            "legacy" => Ok(match &o.legacy_sort_options {
+                Some(l) => SortOrder::Legacy {
+                    first: l.order_first.clone(),
+                    last: l.order_last.clone(),
+                },
+                None => SortOrder::default_legacy(),
+            }),
             other => Err(format!(
                 "the field 'sortOptions.order' must be one of [fifo, legacy], got '{other}'"
             )),
@@ -176,7 +161,9 @@ pub fn sort(resources: &mut [Resource], order: &SortOrder) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::render::yaml::parse_one;
+    fn parse_one(t: &str) -> Result<crate::yaml::Value, crate::yaml::value::DecodeError> {
+        crate::yaml::parse_one(t, &crate::yaml::Limits::default())
+    }
 
     fn res(api: &str, kind: &str, name: &str) -> Resource {
         Resource::new(

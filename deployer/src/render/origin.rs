@@ -3,7 +3,7 @@
 //! The annotation texts are kyaml's YAML of kustomize's `resource.Origin`.
 
 use super::resource::Resource;
-use super::value::Value;
+use crate::yaml::Value;
 
 /// kustomize `resource.Origin` (remote fields are never set: remote bases are refused).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,7 +67,7 @@ pub fn record_transformer(resources: &mut [Resource], o: &Origin) {
 
 fn set_annotation(r: &mut Resource, key: &str, text: String) {
     if let Some(meta) = r.metadata_mut() {
-        let slot = meta.entry("annotations".to_string()).or_insert(Value::Null);
+        let slot = meta.entry("annotations".to_string()).or_insert(Value::NULL);
         if !matches!(slot, Value::Map(_)) {
             *slot = Value::Map(Default::default());
         }
@@ -97,7 +97,7 @@ pub fn finish(resources: &mut [Resource], build_metadata: &[String]) {
         if want("managedByLabel")
             && let Some(meta) = r.metadata_mut()
         {
-            let slot = meta.entry("labels".to_string()).or_insert(Value::Null);
+            let slot = meta.entry("labels".to_string()).or_insert(Value::NULL);
             if !matches!(slot, Value::Map(_)) {
                 *slot = Value::Map(Default::default());
             }

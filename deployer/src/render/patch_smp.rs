@@ -4,7 +4,7 @@
 //! every other list is replaced. kyaml only knows merge keys from the built-in OpenAPI
 //! schema, so lists inside custom resources are replaced too.
 
-use super::value::{Map, Value};
+use crate::yaml::{Map, Value};
 use serde_json::Value as J;
 
 /// A position in a custom OpenAPI document (`openapi: {path: ...}`): the document root
@@ -411,7 +411,9 @@ fn merge_assoc(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::render::yaml::parse_one;
+    fn parse_one(t: &str) -> Result<crate::yaml::Value, crate::yaml::value::DecodeError> {
+        crate::yaml::parse_one(t, &crate::yaml::Limits::default())
+    }
 
     #[test]
     fn containers_merge_by_name_and_null_deletes() {

@@ -3,7 +3,7 @@
 
 use super::RenderError;
 use super::accumulator::{Accumulator, parse_resources};
-use super::kustomization::{PatchSpec, Selector};
+use super::kustomization::{Patch, Selector};
 use super::resource::Resource;
 use super::target::Target;
 use super::{patch_json6902, patch_smp};
@@ -13,27 +13,28 @@ impl Target<'_> {
     pub fn apply_patch(
         &self,
         acc: &mut Accumulator,
-        p: &PatchSpec,
+        p: &Patch,
         field: &str,
     ) -> Result<(), RenderError> {
-        let bad = |m: String| RenderError::InvalidField {
-            file: self.file().into(),
+        let bad = |m: String| RenderError::Field {
+            file: self.file().to_path_buf(),
+            line: 0,
             field: field.into(),
             message: m,
         };
-        let text = match (&p.path, &p.patch) {
-            (Some(_), Some(_)) => {
+        let (source, text) = match (p.path.is_empty(), p.patch.is_empty()) {
+            (false, false) => {
                 return Err(bad("patch and path can't be set at the same time".into()));
             }
-            (None, None) => return Err(bad("must specify one of patch and path".into())),
-            (Some(path), None) => self.ldr.load(path, self.file())?,
-            (None, Some(inline)) => inline.clone(),
+            (true, true) => return Err(bad("must specify one of patch and path".into())),
+            (false, true) => self.ldr.load(&p.path, self.file())?,
+            (true, false) => (self.file().to_path_buf(), p.patch.clone()),
         };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(bad("patch appears to be empty".into()));
         }
-        let ops = patch_json6902::parse_ops(trimmed);
+        let ops = patch_json6902::parse_ops(trimmed, &self.ldr.limits);
         if field == "patchesJson6902" || ops.is_ok() {
             let ops = ops.map_err(&bad)?;
             let Some(target) = &p.target else {
@@ -43,12 +44,17 @@ impl Target<'_> {
             for i in idx {
                 let r = &mut acc.resources[i];
                 r.store_previous_id();
-                patch_json6902::apply(&mut r.obj, &ops)
-                    .map_err(|m| bad(format!("{m} (in {})", r.cur_id().describe())))?;
+                patch_json6902::apply(&mut r.obj, &ops).map_err(|message| RenderError::Object {
+                    file: self.file().to_path_buf(),
+                    object: r.cur_id().describe(),
+                    message: format!("{field}: {message}"),
+                })?;
+                // kustomize applies the patch to the object's JSON and reads it back.
+                crate::yaml::value::json_roundtrip(&mut r.obj);
             }
             return Ok(());
         }
-        let patches = parse_resources(trimmed, field).map_err(|e| bad(e.to_string()))?;
+        let patches = parse_resources(trimmed, &source, &self.ldr.limits)?;
         if p.target.is_some() && patches.len() > 1 {
             return Err(bad(
                 "Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set `patches.target` field".into(),
@@ -88,7 +94,7 @@ impl Target<'_> {
                     r.namespace().to_string(),
                     r.kind().to_string(),
                 );
-                if p.allow_name_change || p.allow_kind_change {
+                if p.allow_name_change() || p.allow_kind_change() {
                     r.store_previous_id();
                 }
                 let mut pv = patch.obj.clone();
@@ -108,12 +114,12 @@ impl Target<'_> {
                     deleted.push(i);
                     continue;
                 }
-                if !p.allow_kind_change
+                if !p.allow_kind_change()
                     && let Some(m) = r.obj.as_map_mut()
                 {
                     m.insert("kind".into(), kind.into());
                 }
-                if !p.allow_name_change {
+                if !p.allow_name_change() {
                     r.set_name(&name);
                 }
                 r.set_namespace(&ns);

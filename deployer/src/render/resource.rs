@@ -1,6 +1,6 @@
 //! Resources, their ids and the ordered resource map kustomize calls a `ResMap`.
 
-use super::value::{Map, Value};
+use crate::yaml::{Map, Value};
 
 /// Group/version/kind of an object (`apiVersion` split at the first `/`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -20,13 +20,6 @@ impl Gvk {
             group: group.to_string(),
             version: version.to_string(),
             kind: kind.to_string(),
-        }
-    }
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
         }
     }
     /// Cluster-scoped kinds of the Kubernetes API, which kustomize learns from its
@@ -269,7 +262,7 @@ impl Resource {
     /// Whether the object is empty (a `$patch: delete` removed it).
     pub fn is_empty(&self) -> bool {
         match &self.obj {
-            Value::Null => true,
+            Value::Null(_) => true,
             Value::Map(m) => m.is_empty(),
             _ => false,
         }
