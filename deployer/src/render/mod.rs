@@ -59,6 +59,13 @@ pub struct RenderOptions {
     pub limits: Limits,
 }
 
+/// Decodes a kustomization file exactly as a build would (strict fields, kustomize's
+/// scalar rules, kind and apiVersion checks), without building anything: what `set-image`
+/// and `promote` check before and after they edit a file.
+pub fn check_kustomization(file: &Path, text: &str, limits: &Limits) -> Result<(), RenderError> {
+    kustomization::Kustomization::parse(file, text, limits).map(drop)
+}
+
 /// Builds the kustomization in `dir` and returns the YAML stream `kustomize build` prints:
 /// the objects of [`build_objects`], printed.
 pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {

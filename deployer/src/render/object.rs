@@ -55,7 +55,7 @@ impl Object {
             .str_at(&["metadata", "namespace"])
             .filter(|ns| !ns.is_empty())
             .map(str::to_string);
-        let body = to_json(v)?;
+        let body = crate::yaml::value::to_json(v)?;
         Ok(Object {
             api_version,
             kind,
@@ -64,34 +64,6 @@ impl Object {
             body,
         })
     }
-}
-
-/// The JSON `encoding/json` would produce (non-finite floats were refused before).
-fn to_json(v: Value) -> Result<serde_json::Value, String> {
-    Ok(match v {
-        Value::Null(_) => serde_json::Value::Null,
-        Value::Bool(b, _) => serde_json::Value::Bool(b),
-        Value::Int(i, _) => match (i64::try_from(i), u64::try_from(i)) {
-            (Ok(i), _) => serde_json::Value::from(i),
-            (_, Ok(u)) => serde_json::Value::from(u),
-            _ => return Err(format!("integer {i} is out of range")),
-        },
-        Value::Float(f, _) => serde_json::Number::from_f64(f)
-            .map(serde_json::Value::Number)
-            .ok_or_else(|| format!("json: unsupported value: {f}"))?,
-        Value::Str(s) | Value::Time { json: s, .. } => serde_json::Value::String(s),
-        Value::Seq(items) => serde_json::Value::Array(
-            items
-                .into_iter()
-                .map(to_json)
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        Value::Map(m) => serde_json::Value::Object(
-            m.into_iter()
-                .map(|(k, v)| Ok((k, to_json(v)?)))
-                .collect::<Result<serde_json::Map<_, _>, String>>()?,
-        ),
-    })
 }
 
 #[cfg(test)]

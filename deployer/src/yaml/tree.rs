@@ -283,7 +283,7 @@ pub fn parse(text: &str, which: Documents, limits: &Limits) -> Result<Tree, Pars
             Some(Err(err)) => {
                 return Err(ParseError {
                     line: err.marker().line(),
-                    message: err.info().to_string(),
+                    message: format!("YAML syntax error: {}", err.info()),
                 });
             }
             None => break,

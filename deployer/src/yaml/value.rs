@@ -570,6 +570,35 @@ fn fold_raw_breaks(s: &str) -> String {
     out
 }
 
+/// The JSON `encoding/json` would produce for a tree (after [`normalise_output`], which
+/// refuses the values JSON cannot hold).
+pub fn to_json(v: Value) -> Result<serde_json::Value, String> {
+    Ok(match v {
+        Value::Null(_) => serde_json::Value::Null,
+        Value::Bool(b, _) => serde_json::Value::Bool(b),
+        Value::Int(i, _) => match (i64::try_from(i), u64::try_from(i)) {
+            (Ok(i), _) => serde_json::Value::from(i),
+            (_, Ok(u)) => serde_json::Value::from(u),
+            _ => return Err(format!("integer {i} is out of range")),
+        },
+        Value::Float(f, _) => serde_json::Number::from_f64(f)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| format!("json: unsupported value: {f}"))?,
+        Value::Str(s) | Value::Time { json: s, .. } => serde_json::Value::String(s),
+        Value::Seq(items) => serde_json::Value::Array(
+            items
+                .into_iter()
+                .map(to_json)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Value::Map(m) => serde_json::Value::Object(
+            m.into_iter()
+                .map(|(k, v)| Ok((k, to_json(v)?)))
+                .collect::<Result<serde_json::Map<_, _>, String>>()?,
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
