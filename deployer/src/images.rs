@@ -46,7 +46,7 @@ pub fn all_overlay_dirs(config_repo: &Path) -> Result<Vec<PathBuf>, EditError> {
     let root = config_repo.join("overlays");
     let io = |source| EditError::Io {
         path: root.clone(),
-        source,
+        error: source,
     };
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .map_err(io)?

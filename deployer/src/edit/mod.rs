@@ -24,10 +24,10 @@ pub enum EditError {
     /// worded as `render` words it.
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}:{line}: {message}", file.display())]
     Invalid {

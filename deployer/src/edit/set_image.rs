@@ -140,7 +140,7 @@ pub struct SetImageReport {
 pub(crate) fn read(file: &Path) -> Result<String, EditError> {
     std::fs::read_to_string(file).map_err(|source| EditError::Io {
         path: file.to_path_buf(),
-        source,
+        error: source,
     })
 }
 
@@ -149,7 +149,7 @@ pub(crate) fn read(file: &Path) -> Result<String, EditError> {
 pub(crate) fn write_atomically(file: &Path, text: &str) -> Result<(), EditError> {
     let io = |source| EditError::Io {
         path: file.to_path_buf(),
-        source,
+        error: source,
     };
     let name = file
         .file_name()

@@ -578,7 +578,7 @@ pub fn find_file(dir: &Path) -> Result<PathBuf, RenderError> {
         Err(source) => {
             return Err(RenderError::Io {
                 path: dir.to_path_buf(),
-                source,
+                error: source,
             });
         }
     }

@@ -29,7 +29,7 @@ pub fn read_text(path: &Path, limits: &Limits) -> Result<String, RenderError> {
 pub fn read_bytes(path: &Path, limits: &Limits) -> Result<Vec<u8>, RenderError> {
     let io = |source| RenderError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.len() > limits.max_file_bytes as u64 {
@@ -75,13 +75,13 @@ impl Loader {
             std::env::current_dir()
                 .map_err(|source| RenderError::Io {
                     path: root.to_path_buf(),
-                    source,
+                    error: source,
                 })?
                 .join(root)
         };
         let root = abs.canonicalize().map_err(|source| RenderError::Io {
             path: root.to_path_buf(),
-            source,
+            error: source,
         })?;
         Ok(Loader {
             root,
@@ -101,7 +101,7 @@ impl Loader {
         }
         let real = joined.canonicalize().map_err(|source| RenderError::Io {
             path: joined.clone(),
-            source,
+            error: source,
         })?;
         if self.restrictor == LoadRestrictor::RootOnly && !real.starts_with(&self.root) {
             return Err(RenderError::Restricted {
@@ -144,7 +144,7 @@ impl Loader {
         let joined = clean(&self.root.join(rel));
         let real = joined.canonicalize().map_err(|source| RenderError::Io {
             path: joined.clone(),
-            source,
+            error: source,
         })?;
         if !real.is_dir() {
             return Err(RenderError::build(
