@@ -227,14 +227,39 @@ pub fn walk(
     leaf: Create,
     f: &mut dyn FnMut(&mut Value) -> Result<(), String>,
 ) -> Result<(), String> {
+    walk_at(obj, path, create, leaf, &mut Vec::new(), &mut |v, _| f(v))
+}
+
+/// One step of a concrete path in an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A visitor that is told where each field is.
+pub type AtFn<'a> = dyn FnMut(&mut Value, &[Seg]) -> Result<(), String> + 'a;
+
+/// [`walk`], telling the callback the concrete path (with list indexes) of each field.
+pub fn walk_at(
+    obj: &mut Value,
+    path: &[String],
+    create: bool,
+    leaf: Create,
+    at: &mut Vec<Seg>,
+    f: &mut AtFn<'_>,
+) -> Result<(), String> {
     if path.is_empty() {
-        return f(obj);
+        return f(obj, at);
     }
     match obj {
         Value::Null(_) => Ok(()),
         Value::Seq(items) => {
-            for item in items {
-                walk(item, path, create, leaf, f)?;
+            for (i, item) in items.iter_mut().enumerate() {
+                at.push(Seg::Index(i));
+                let r = walk_at(item, path, create, leaf, at, f);
+                at.pop();
+                r?;
             }
             Ok(())
         }
@@ -263,10 +288,22 @@ pub fn walk(
                     *field = Value::Str(String::new());
                 }
             }
-            walk(field, &path[1..], create, leaf, f)
+            at.push(Seg::Key(name.to_string()));
+            let r = walk_at(field, &path[1..], create, leaf, at, f);
+            at.pop();
+            r
         }
         _ => Err("expected sequence or mapping node".into()),
     }
+}
+
+/// The field at a concrete path, if it is still there.
+pub fn at_path<'v>(obj: &'v mut Value, path: &[Seg]) -> Option<&'v mut Value> {
+    path.iter().try_fold(obj, |v, seg| match (v, seg) {
+        (Value::Map(m), Seg::Key(k)) => m.get_mut(k.as_str()),
+        (Value::Seq(items), Seg::Index(i)) => items.get_mut(*i),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

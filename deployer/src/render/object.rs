@@ -45,16 +45,17 @@ impl Object {
 
     /// From a tree that went through [`crate::yaml::value::normalise_output`].
     pub(super) fn from_value(v: Value) -> Result<Object, String> {
-        let text = |path: &[&str]| v.str_at(path).unwrap_or_default().to_string();
+        let text = |path: &[&str]| {
+            v.path(path)
+                .and_then(Value::scalar_text)
+                .unwrap_or_default()
+        };
         let (api_version, kind, name) = (
             text(&["apiVersion"]),
             text(&["kind"]),
             text(&["metadata", "name"]),
         );
-        let namespace = v
-            .str_at(&["metadata", "namespace"])
-            .filter(|ns| !ns.is_empty())
-            .map(str::to_string);
+        let namespace = Some(text(&["metadata", "namespace"])).filter(|ns| !ns.is_empty());
         let body = crate::yaml::value::to_json(v)?;
         Ok(Object {
             api_version,

@@ -7,6 +7,7 @@ use super::kustomization::{Patch, Selector};
 use super::resource::Resource;
 use super::target::Target;
 use super::{patch_json6902, patch_smp};
+use crate::yaml::Value;
 
 impl Target<'_> {
     /// One `patches`/`patchesStrategicMerge`/`patchesJson6902` entry.
@@ -44,6 +45,16 @@ impl Target<'_> {
             for i in idx {
                 let r = &mut acc.resources[i];
                 r.store_previous_id();
+                // kustomize's objects always carry its internal build annotations while it
+                // builds, so `metadata.annotations` exists for a patch to add to; an empty
+                // map is dropped again when those are removed.
+                let added = r
+                    .obj
+                    .get("metadata")
+                    .is_some_and(|m| m.get("annotations").is_none());
+                if added && let Some(meta) = r.metadata_mut() {
+                    meta.insert("annotations".into(), Value::Map(Default::default()));
+                }
                 patch_json6902::apply(&mut r.obj, &ops).map_err(|message| RenderError::Object {
                     file: self.file().to_path_buf(),
                     object: r.cur_id().describe(),
@@ -51,6 +62,12 @@ impl Target<'_> {
                 })?;
                 // kustomize applies the patch to the object's JSON and reads it back.
                 crate::yaml::value::json_roundtrip(&mut r.obj);
+                r.links.clear();
+                if let Some(Value::Map(meta)) = r.obj.get_mut("metadata")
+                    && matches!(meta.get("annotations"), Some(Value::Map(a)) if a.is_empty())
+                {
+                    meta.shift_remove("annotations");
+                }
             }
             return Ok(());
         }
@@ -110,19 +127,32 @@ impl Target<'_> {
                         .map(|d| (doc, d))
                 });
                 let keep = patch_smp::apply_with(&mut r.obj, &pv, schema, custom).map_err(&bad)?;
+                // A field the patch sets holds the patch's node afterwards, not a shared one.
+                r.links.retain(|(path, _)| !touches(&pv, path));
                 if !keep || r.is_empty() {
                     deleted.push(i);
                     continue;
                 }
+                // kustomize `ApplySmPatch` sets kind, name and namespace back with kyaml's
+                // untagged scalars (`NewScalarRNode`), so their text is read again by go-yaml
+                // on output: a name `123` prints as a number, a namespace `2024-01-01` as
+                // a time.
+                let untagged = super::fieldpath::resolve_untagged;
                 if !p.allow_kind_change()
                     && let Some(m) = r.obj.as_map_mut()
                 {
-                    m.insert("kind".into(), kind.into());
+                    m.insert("kind".into(), untagged(&kind));
                 }
-                if !p.allow_name_change() {
-                    r.set_name(&name);
+                if !p.allow_name_change()
+                    && let Some(meta) = r.metadata_mut()
+                {
+                    meta.insert("name".into(), untagged(&name));
                 }
-                r.set_namespace(&ns);
+                if ns.is_empty() {
+                    r.set_namespace("");
+                } else if let Some(meta) = r.metadata_mut() {
+                    meta.insert("namespace".into(), untagged(&ns));
+                }
             }
             for i in deleted.into_iter().rev() {
                 acc.resources.remove(i);
@@ -130,6 +160,22 @@ impl Target<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether a strategic-merge patch has a value at `path` (a list on the way counts).
+fn touches(patch: &Value, path: &[super::fieldspec::Seg]) -> bool {
+    let mut cur = patch;
+    for seg in path {
+        match (cur, seg) {
+            (Value::Map(m), super::fieldspec::Seg::Key(k)) => match m.get(k.as_str()) {
+                Some(v) => cur = v,
+                None => return false,
+            },
+            (Value::Seq(_), _) => return true,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// kustomize `ResMap.Select`: regex (anchored) matches on group/version/kind/name/

@@ -148,6 +148,9 @@ pub struct Resource {
     /// `buildMetadata` tracking: where it came from, which transformers ran on it.
     pub origin: Option<super::origin::Origin>,
     pub transformations: Vec<super::origin::Origin>,
+    /// Fields holding a value node that kyaml shares between places (see
+    /// `transformers::set_entries`): the path and the setter's group.
+    pub links: Vec<(Vec<super::fieldspec::Seg>, u64)>,
 }
 
 impl Resource {
@@ -162,19 +165,20 @@ impl Resource {
             ref_var_names: Vec::new(),
             origin: None,
             transformations: Vec::new(),
+            links: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {
-        self.obj.str_at(&["kind"]).unwrap_or("")
+        self.obj.text_at(&["kind"]).unwrap_or("")
     }
     pub fn api_version(&self) -> &str {
-        self.obj.str_at(&["apiVersion"]).unwrap_or("")
+        self.obj.text_at(&["apiVersion"]).unwrap_or("")
     }
     pub fn name(&self) -> &str {
-        self.obj.str_at(&["metadata", "name"]).unwrap_or("")
+        self.obj.text_at(&["metadata", "name"]).unwrap_or("")
     }
     pub fn namespace(&self) -> &str {
-        self.obj.str_at(&["metadata", "namespace"]).unwrap_or("")
+        self.obj.text_at(&["metadata", "namespace"]).unwrap_or("")
     }
     pub fn gvk(&self) -> Gvk {
         Gvk::from_api_version(self.api_version(), self.kind())
@@ -230,17 +234,20 @@ impl Resource {
     pub fn metadata_mut(&mut self) -> Option<&mut Map> {
         self.obj.map_entry("metadata")
     }
+    /// kyaml `SetName`: an untagged scalar (`NewScalarRNode`), so go-yaml reads its text
+    /// again on output (a name `123` prints as a number).
     pub fn set_name(&mut self, name: &str) {
         if let Some(m) = self.metadata_mut() {
-            m.insert("name".into(), Value::Str(name.to_string()));
+            m.insert("name".into(), super::fieldpath::resolve_untagged(name));
         }
     }
+    /// kyaml `SetNamespace`: untagged as [`Resource::set_name`]; empty removes the field.
     pub fn set_namespace(&mut self, ns: &str) {
         if let Some(m) = self.metadata_mut() {
             if ns.is_empty() {
                 m.shift_remove("namespace");
             } else {
-                m.insert("namespace".into(), Value::Str(ns.to_string()));
+                m.insert("namespace".into(), super::fieldpath::resolve_untagged(ns));
             }
         }
     }

@@ -2,7 +2,7 @@
 //! prefix/suffix, labels, annotations, images, replicas. Each follows the kustomize
 //! v5.5.0 plugin of the same name (`api/internal/builtins/*Transformer.go`).
 
-use super::fieldspec::{Create, FieldSpec, walk};
+use super::fieldspec::{Create, FieldSpec, Seg, at_path, walk, walk_at};
 use super::kustomization::{Image, StrMap};
 use super::resource::{Gvk, Resource};
 use crate::yaml::Value;
@@ -45,8 +45,11 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
         r.store_previous_id();
         let gvk = r.gvk();
         let api_version = r.api_version().to_string();
-        if !gvk.is_cluster_scoped() {
-            r.set_namespace(ns);
+        // The namespace filter sets a string-tagged node (`SetEntry(.., NodeTagString)`).
+        if !gvk.is_cluster_scoped()
+            && let Some(m) = r.metadata_mut()
+        {
+            m.insert("namespace".into(), Value::Str(ns.to_string()));
         }
         let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
         if is_rb && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
@@ -126,14 +129,15 @@ pub fn prefix_suffix(
                 }
                 r.store_previous_id();
             }
+            // `SetScalar`: an untagged node, read again by go-yaml on output.
             walk(&mut r.obj, &fs.path, fs.create, Create::Scalar, &mut |v| {
                 let cur = v.scalar_text().unwrap_or_default();
-                *v = if prefix {
+                let new = if prefix {
                     format!("{text}{cur}")
                 } else {
                     format!("{cur}{text}")
-                }
-                .into();
+                };
+                *v = super::fieldpath::resolve_untagged(&new);
                 Ok(())
             })?;
         }
@@ -141,27 +145,90 @@ pub fn prefix_suffix(
     Ok(())
 }
 
-/// Sets string entries in the maps at the field specs (labels and annotations).
+/// Sets string entries in the maps at the field specs (labels and annotations), as
+/// kustomize's `filtersutil.SetEntry` does it, including its node sharing: one setter makes
+/// one value node per key, and every map where the key is new gets that same node (in every
+/// object). Where the key exists, the existing node is overwritten in place, so a later
+/// setter changes the value everywhere the earlier setter put its node: a base's
+/// `labels: {team: a}` with `includeTemplates` and an overlay's `labels: {team: b}` without
+/// it leave `team: b` in the templates too.
 pub fn set_entries(resources: &mut [Resource], pairs: &StrMap, specs: &[FieldSpec]) -> TResult {
     if pairs.is_empty() {
         return Ok(());
     }
-    for r in resources.iter_mut() {
-        let gvk = r.gvk();
-        on_specs(r, specs, &gvk, Create::Map, &mut |v| {
-            if v.is_null() {
-                return Ok(());
+    let mut keys: Vec<&String> = pairs.keys().collect();
+    keys.sort();
+    for key in keys {
+        let value = &pairs[key.as_str()];
+        let group = next_link_group();
+        let mut overwritten: Vec<u64> = Vec::new();
+        for r in resources.iter_mut() {
+            let gvk = r.gvk();
+            let mut made: Vec<Vec<Seg>> = Vec::new();
+            let links = r.links.clone();
+            for fs in specs {
+                if !fs.matches(&gvk) {
+                    continue;
+                }
+                walk_at(
+                    &mut r.obj,
+                    &fs.path,
+                    fs.create,
+                    Create::Map,
+                    &mut Vec::new(),
+                    &mut |v, at| {
+                        if v.is_null() {
+                            return Ok(());
+                        }
+                        let Value::Map(m) = v else {
+                            return Err("expected a mapping to set entries in".into());
+                        };
+                        let mut path = at.to_vec();
+                        path.push(Seg::Key(key.clone()));
+                        if m.contains_key(key.as_str()) {
+                            if let Some((_, g)) = links.iter().find(|(p, _)| *p == path) {
+                                overwritten.push(*g);
+                            }
+                        } else {
+                            made.push(path);
+                        }
+                        m.insert(key.clone(), Value::Str(value.clone()));
+                        Ok(())
+                    },
+                )
+                .map_err(|e| {
+                    format!(
+                        "considering field '{}' of object {}: {e}",
+                        fs.path.join("/"),
+                        r.cur_id().describe()
+                    )
+                })?;
             }
-            let Value::Map(m) = v else {
-                return Err("expected a mapping to set entries in".into());
-            };
-            for (k, val) in pairs {
-                m.insert(k.clone(), Value::Str(val.clone()));
+            r.links.extend(made.into_iter().map(|p| (p, group)));
+        }
+        if overwritten.is_empty() {
+            continue;
+        }
+        for r in resources.iter_mut() {
+            let targets: Vec<Vec<Seg>> = r
+                .links
+                .iter()
+                .filter(|(_, g)| overwritten.contains(g))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in targets {
+                if let Some(slot @ Value::Str(_)) = at_path(&mut r.obj, &p) {
+                    *slot = Value::Str(value.clone());
+                }
             }
-            Ok(())
-        })?;
+        }
     }
     Ok(())
+}
+
+fn next_link_group() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// kustomize's `imageTagUpdater.SetImageValue`: a new tag or digest replaces both old ones,

@@ -267,6 +267,11 @@ pub fn parse(text: &str, which: Documents, limits: &Limits) -> Result<Tree, Pars
         });
     }
     check_characters(text)?;
+    let masked = mask_bom(text);
+    let (text, mask) = match &masked {
+        Some((t, m)) => (t.as_str(), Some(*m)),
+        None => (text, None),
+    };
     let mut b = Builder {
         text,
         offsets: Offsets::new(text),
@@ -274,6 +279,7 @@ pub fn parse(text: &str, which: Documents, limits: &Limits) -> Result<Tree, Pars
         stack: Vec::new(),
         anchors: Vec::new(),
         limits,
+        mask,
     };
     let mut parser = Parser::new_from_str(text);
     let mut in_document = false;
@@ -337,13 +343,48 @@ fn check_characters(text: &str) -> Result<(), ParseError> {
     {
         return Ok(());
     }
-    match text.char_indices().find(|(_, c)| !allowed(*c)) {
-        None => Ok(()),
-        Some((i, c)) => Err(ParseError {
+    if let Some((i, c)) = text.char_indices().find(|(_, c)| !allowed(*c)) {
+        return Err(ParseError {
             line: line_of(text, i),
             message: format!("control characters are not allowed (U+{:04X})", c as u32),
-        }),
+        });
     }
+    // NEL, LS and PS are line breaks to go-yaml (YAML 1.1) and ordinary characters to YAML
+    // 1.2 parsers: the same text has two readings, so it is refused; an escape (`\N`,
+    // `\L`, `\P` in double quotes) has one.
+    if let Some((i, c)) = text
+        .char_indices()
+        .find(|(_, c)| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'))
+    {
+        return Err(ParseError {
+            line: line_of(text, i),
+            message: format!(
+                "raw line separator U+{:04X}: YAML 1.1 and 1.2 read it differently; write it as an escape in a double-quoted string",
+                c as u32
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A byte-order mark inside a document is content to go-yaml but an error to saphyr: it is
+/// replaced by a private-use character of the same UTF-8 length (so byte ranges stay exact)
+/// that the text does not use, and put back in scalar values.
+fn mask_bom(text: &str) -> Option<(String, char)> {
+    let body = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    if !body.contains('\u{FEFF}') {
+        return None;
+    }
+    let mask = ('\u{E000}'..='\u{F8FF}').find(|c| !text.contains(*c))?;
+    let lead = text.len() - body.len();
+    Some((
+        format!(
+            "{}{}",
+            &text[..lead],
+            body.replace('\u{FEFF}', &mask.to_string())
+        ),
+        mask,
+    ))
 }
 
 /// 1-based line of a byte offset.
@@ -377,6 +418,8 @@ struct Builder<'a> {
     /// Anchor id (saphyr's, unique in the stream) → completed node.
     anchors: Vec<(usize, NodeId)>,
     limits: &'a Limits,
+    /// The character standing in for a byte-order mark (see [`mask_bom`]).
+    mask: Option<char>,
 }
 
 impl Builder<'_> {
@@ -430,15 +473,11 @@ impl Builder<'_> {
                     Style::SingleQuoted => quoted_end(self.text, start, '\''),
                     _ => self.offsets.byte(span.end.index()),
                 };
-                let id = self.push_node(
-                    Kind::Scalar {
-                        text: value.into_owned(),
-                        style,
-                    },
-                    start,
-                    end,
-                    Self::tag(tag),
-                );
+                let mut text = value.into_owned();
+                if let Some(m) = self.mask {
+                    text = text.replace(m, "\u{FEFF}");
+                }
+                let id = self.push_node(Kind::Scalar { text, style }, start, end, Self::tag(tag));
                 self.complete(id, anchor)
             }
             Event::Alias(anchor) => {

@@ -90,6 +90,14 @@ impl Value {
     pub fn bool(b: bool) -> Value {
         Value::Bool(b, None)
     }
+    /// The text of a scalar node as kyaml's getters read it (`GetName`, `GetNamespace`): a
+    /// string's value, or the text any other scalar was written as.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            other => other.written(),
+        }
+    }
     /// The text the scalar was written as, if it came from a file.
     pub fn written(&self) -> Option<&str> {
         match self {
@@ -114,6 +122,10 @@ impl Value {
     }
     pub fn str_at(&self, keys: &[&str]) -> Option<&str> {
         self.path(keys).and_then(Value::as_str)
+    }
+    /// The text at a path (see [`Value::text`]).
+    pub fn text_at(&self, keys: &[&str]) -> Option<&str> {
+        self.path(keys).and_then(Value::text)
     }
 
     /// The mapping at `key`, created (or replacing a null) when absent.
