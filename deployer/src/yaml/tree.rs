@@ -287,8 +287,23 @@ pub fn parse(text: &str, which: Documents, limits: &Limits) -> Result<Tree, Pars
         let (event, span) = match parser.next_event() {
             Some(Ok(pair)) => pair,
             Some(Err(err)) => {
+                // Inside an unclosed flow collection, the mistake is where it was opened
+                // (go-yaml: "did not find expected ',' or ']'" at that line).
+                let open_flow = b.stack.last().and_then(|f| {
+                    let id = match f {
+                        Frame::Seq { id, .. } | Frame::Map { id, .. } => *id,
+                    };
+                    let n = &b.tree.nodes[id as usize];
+                    matches!(
+                        n.kind,
+                        Kind::Seq { flow: true, .. } | Kind::Map { flow: true, .. }
+                    )
+                    .then_some(n.line as usize)
+                });
                 return Err(ParseError {
-                    line: err.marker().line(),
+                    line: open_flow.unwrap_or_else(|| {
+                        mistake_line(text, err.marker().line(), err.marker().col())
+                    }),
                     message: format!("YAML syntax error: {}", err.info()),
                 });
             }
@@ -385,6 +400,27 @@ fn mask_bom(text: &str) -> Option<(String, char)> {
         ),
         mask,
     ))
+}
+
+/// The line a syntax error is about. The parser notices many mistakes only at the first
+/// token after them (an unclosed `[`, a key without `:`), which starts a later line; the
+/// mistake is then on the last line before it that holds anything (as go-yaml reports it).
+fn mistake_line(text: &str, line: usize, col: usize) -> usize {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let Some(current) = lines.get(line.saturating_sub(1)) else {
+        return line;
+    };
+    let at_start = current.chars().take(col).all(char::is_whitespace);
+    if !at_start || line <= 1 {
+        return line;
+    }
+    (1..line)
+        .rev()
+        .find(|&l| {
+            let t = lines[l - 1].trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .unwrap_or(line)
 }
 
 /// 1-based line of a byte offset.
@@ -790,9 +826,23 @@ mod tests {
         assert!(e.message.contains("control characters"));
     }
 
+    /// Lines as `kubectl kustomize` reports them for the same mistakes.
     #[test]
-    fn syntax_errors_carry_a_line() {
-        let e = parse("a: [1, 2\nb: c\n", Documents::All, &Limits::default()).unwrap_err();
-        assert!(e.line >= 1, "{e:?}");
+    fn syntax_errors_name_the_line_of_the_mistake() {
+        let rows: &[(&str, usize)] = &[
+            ("resources: [d.yaml]\nnamePrefix: [a\nnamespace: x\n", 2),
+            (
+                "resources: [d.yaml]\nnamePrefix: a\n bad: indent\nx: y\n",
+                3,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  bad\ndata: {}\n",
+                5,
+            ),
+        ];
+        for (text, want) in rows {
+            let e = parse(text, Documents::All, &Limits::default()).unwrap_err();
+            assert_eq!(e.line, *want, "{text:?}: {e}");
+        }
     }
 }
