@@ -141,8 +141,13 @@ fn copy_merge_meta(r: &mut Resource, old: &Resource) {
     r.prev_ids = old.prev_ids.clone();
     r.prefixes = old.prefixes.clone();
     r.ref_var_names = old.ref_var_names.clone();
-    if old.origin.is_some() {
+    // kustomize merges into the old object (which keeps its origin record), while a
+    // replacement's annotations, its own origin among them, win over the old ones.
+    if old.origin.is_some() && (r.behavior == Behavior::Merge || r.origin.is_none()) {
         r.origin = old.origin.clone();
+    }
+    if r.transformations.is_empty() {
+        r.transformations = old.transformations.clone();
     }
     r.suffixes = old.suffixes.clone();
 }

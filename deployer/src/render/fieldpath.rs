@@ -283,7 +283,7 @@ pub fn resolve_untagged(text: &str) -> Value {
         Ok(Scalar::Bool(b)) => Value::Bool(b, Some(text.into())),
         Ok(Scalar::Int(i)) => Value::Int(i, Some(text.into())),
         Ok(Scalar::Float(f)) => Value::Float(f, Some(text.into())),
-        Ok(Scalar::Timestamp(t, ts)) if ts.time.is_none() => Value::Time {
+        Ok(Scalar::Timestamp(t, ts)) => Value::Time {
             json: ts.rfc3339_nano(),
             written: t.into(),
         },

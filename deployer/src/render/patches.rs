@@ -63,6 +63,7 @@ impl Target<'_> {
                 // kustomize applies the patch to the object's JSON and reads it back.
                 crate::yaml::value::json_roundtrip(&mut r.obj);
                 r.links.clear();
+                r.namespace_plain_tagged = false;
                 if let Some(Value::Map(meta)) = r.obj.get_mut("metadata")
                     && matches!(meta.get("annotations"), Some(Value::Map(a)) if a.is_empty())
                 {
@@ -137,22 +138,21 @@ impl Target<'_> {
                 // untagged scalars (`NewScalarRNode`), so their text is read again by go-yaml
                 // on output: a name `123` prints as a number, a namespace `2024-01-01` as
                 // a time.
-                let untagged = super::fieldpath::resolve_untagged;
                 if !p.allow_kind_change()
                     && let Some(m) = r.obj.as_map_mut()
                 {
-                    m.insert("kind".into(), untagged(&kind));
+                    let keep = matches!(m.get("kind"), Some(Value::Str(_)));
+                    let v = if keep {
+                        Value::Str(kind)
+                    } else {
+                        super::fieldpath::resolve_untagged(&kind)
+                    };
+                    m.insert("kind".into(), v);
                 }
-                if !p.allow_name_change()
-                    && let Some(meta) = r.metadata_mut()
-                {
-                    meta.insert("name".into(), untagged(&name));
+                if !p.allow_name_change() {
+                    r.set_name(&name);
                 }
-                if ns.is_empty() {
-                    r.set_namespace("");
-                } else if let Some(meta) = r.metadata_mut() {
-                    meta.insert("namespace".into(), untagged(&ns));
-                }
+                r.set_namespace(&ns);
             }
             for i in deleted.into_iter().rev() {
                 acc.resources.remove(i);

@@ -77,6 +77,16 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("authorization.k8s.io", "SelfSubjectRulesReview"),
 ];
 
+/// The node kyaml's `SetName`/`SetNamespace` leave: a quoted string when the node it
+/// replaces was one, else an untagged scalar read again by go-yaml.
+fn retagged(text: &str, keep_string: bool) -> Value {
+    if keep_string {
+        Value::Str(text.to_string())
+    } else {
+        super::fieldpath::resolve_untagged(text)
+    }
+}
+
 /// kyaml `ResId`: gvk, name and namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ResId {
@@ -151,6 +161,10 @@ pub struct Resource {
     /// Fields holding a value node that kyaml shares between places (see
     /// `transformers::set_entries`): the path and the setter's group.
     pub links: Vec<(Vec<super::fieldspec::Seg>, u64)>,
+    /// `metadata.namespace` holds a string-tagged plain node (what the namespace
+    /// transformer writes), not a quoted one: a later `SetNamespace` then writes an untagged
+    /// plain node, which go-yaml reads again.
+    pub namespace_plain_tagged: bool,
 }
 
 impl Resource {
@@ -166,6 +180,7 @@ impl Resource {
             origin: None,
             transformations: Vec::new(),
             links: Vec::new(),
+            namespace_plain_tagged: false,
         }
     }
     pub fn kind(&self) -> &str {
@@ -234,22 +249,30 @@ impl Resource {
     pub fn metadata_mut(&mut self) -> Option<&mut Map> {
         self.obj.map_entry("metadata")
     }
-    /// kyaml `SetName`: an untagged scalar (`NewScalarRNode`), so go-yaml reads its text
-    /// again on output (a name `123` prints as a number).
+    /// kyaml `SetName`: an untagged scalar (`NewScalarRNode`) that takes the style of the
+    /// node it replaces. A string that needed quotes stays quoted (and a string); any other
+    /// text is read again by go-yaml on output (a plain name `123` prints as a number).
     pub fn set_name(&mut self, name: &str) {
+        let keep_string = matches!(self.obj.path(&["metadata", "name"]), Some(Value::Str(_)));
         if let Some(m) = self.metadata_mut() {
-            m.insert("name".into(), super::fieldpath::resolve_untagged(name));
+            m.insert("name".into(), retagged(name, keep_string));
         }
     }
-    /// kyaml `SetNamespace`: untagged as [`Resource::set_name`]; empty removes the field.
+    /// kyaml `SetNamespace`: as [`Resource::set_name`]; empty removes the field.
     pub fn set_namespace(&mut self, ns: &str) {
+        let keep_string = !self.namespace_plain_tagged
+            && matches!(
+                self.obj.path(&["metadata", "namespace"]),
+                Some(Value::Str(_))
+            );
         if let Some(m) = self.metadata_mut() {
             if ns.is_empty() {
                 m.shift_remove("namespace");
             } else {
-                m.insert("namespace".into(), super::fieldpath::resolve_untagged(ns));
+                m.insert("namespace".into(), retagged(ns, keep_string));
             }
         }
+        self.namespace_plain_tagged = false;
     }
     pub fn string_map(&self, field: &str) -> Vec<(String, String)> {
         match self.obj.path(&["metadata", field]) {

@@ -50,6 +50,7 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
             && let Some(m) = r.metadata_mut()
         {
             m.insert("namespace".into(), Value::Str(ns.to_string()));
+            r.namespace_plain_tagged = true;
         }
         let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
         if is_rb && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {

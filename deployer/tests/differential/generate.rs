@@ -848,6 +848,16 @@ fn kustomization(rng: &mut Rng, resources: Vec<String>, w: &World, overlay: bool
             ])]),
         ));
     }
+    if !overlay && rng.chance(10) || overlay && rng.chance(15) {
+        let mut opts = vec![Y::s("originAnnotations")];
+        if rng.chance(60) {
+            opts.push(Y::s("transformerAnnotations"));
+        }
+        if rng.chance(30) {
+            opts.push(Y::s("managedByLabel"));
+        }
+        k.push(("buildMetadata", Y::seq(opts)));
+    }
     if rng.chance(15) {
         let opts = if rng.chance(50) {
             Y::map(vec![("order", Y::s("fifo"))])
