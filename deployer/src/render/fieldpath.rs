@@ -3,6 +3,7 @@
 //! matcher that finds (and creates) target fields (`PathMatcher`, used by replacement
 //! targets, whose `[key=value]` segments are unanchored regular expressions).
 
+use super::fieldspec::Seg;
 use crate::yaml::scalar::{self, Scalar, Schema, Style};
 use crate::yaml::{Map, Value};
 
@@ -134,10 +135,12 @@ pub enum CreateKind {
 }
 
 /// A field found (or created) by [`visit_matches`].
-pub struct Target<'v> {
+pub struct Target<'v, 'p> {
     pub node: &'v mut Value,
     /// Created by the matcher: an untagged scalar, typed by the text later put in it.
     pub created: bool,
+    /// Where the field is.
+    pub path: &'p [Seg],
 }
 
 /// kyaml `PathMatcher`: visits every field `path` matches, creating missing fields of kind
@@ -147,9 +150,9 @@ pub fn visit_matches(
     v: &mut Value,
     path: &[String],
     create: Option<CreateKind>,
-    f: &mut dyn FnMut(Target<'_>) -> Result<(), String>,
+    f: &mut dyn FnMut(Target<'_, '_>) -> Result<(), String>,
 ) -> Result<usize, String> {
-    visit(v, path, create, false, f)
+    visit(v, path, create, false, &mut Vec::new(), f)
 }
 
 fn part_kind(next: Option<&String>, create: CreateKind) -> CreateKind {
@@ -174,10 +177,15 @@ fn visit(
     path: &[String],
     create: Option<CreateKind>,
     created: bool,
-    f: &mut dyn FnMut(Target<'_>) -> Result<(), String>,
+    at: &mut Vec<Seg>,
+    f: &mut dyn FnMut(Target<'_, '_>) -> Result<(), String>,
 ) -> Result<usize, String> {
     let Some((seg, rest)) = path.split_first() else {
-        f(Target { node: v, created })?;
+        f(Target {
+            node: v,
+            created,
+            path: at,
+        })?;
         return Ok(1);
     };
     if let Ok(idx) = seg.parse::<i64>()
@@ -200,7 +208,10 @@ fn visit(
                 "index {idx} specified but only {len} elements found"
             ));
         };
-        return visit(item, rest, create, made, f);
+        at.push(Seg::Index(idx));
+        let r = visit(item, rest, create, made, at, f);
+        at.pop();
+        return r;
     }
     if seg.starts_with('[') && seg.ends_with(']') {
         let inner = &seg[1..seg.len() - 1];
@@ -234,9 +245,12 @@ fn visit(
             });
         }
         let mut n = 0;
-        for item in items.iter_mut() {
+        for (i, item) in items.iter_mut().enumerate() {
             if hit(item) {
-                n += visit(item, rest, create, false, f)?;
+                at.push(Seg::Index(i));
+                let r = visit(item, rest, create, false, at, f);
+                at.pop();
+                n += r?;
             }
         }
         return Ok(n);
@@ -246,8 +260,11 @@ fn visit(
             return Err(format!("wrong node kind: expected a list at {seg}"));
         };
         let mut n = 0;
-        for item in items.iter_mut() {
-            n += visit(item, rest, create, false, f)?;
+        for (i, item) in items.iter_mut().enumerate() {
+            at.push(Seg::Index(i));
+            let r = visit(item, rest, create, false, at, f);
+            at.pop();
+            n += r?;
         }
         return Ok(n);
     }
@@ -266,7 +283,12 @@ fn visit(
         made = true;
     }
     match m.get_mut(seg.as_str()) {
-        Some(child) => visit(child, rest, create, made, f),
+        Some(child) => {
+            at.push(Seg::Key(seg.clone()));
+            let r = visit(child, rest, create, made, at, f);
+            at.pop();
+            r
+        }
         None => Ok(0),
     }
 }
@@ -289,6 +311,23 @@ pub fn resolve_untagged(text: &str) -> Value {
         },
         _ => Value::Str(text.to_string()),
     }
+}
+
+/// An untagged scalar written through kyaml's `FieldSetter` (`SetName`, `SetNamespace`,
+/// `SetKind`, `SetScalar`, ...): a text go-yaml v1.1 reads as something other than a string
+/// (`123`, `true`, `1.5`, `yes`) is given double quotes and stays a string; any other text
+/// is read again on output (a date becomes a time).
+pub fn set_untagged(text: &str) -> Value {
+    if crate::yaml::scalar::plain_reads_as_string_v2(text) || is_v2_timestamp(text) {
+        resolve_untagged(text)
+    } else {
+        Value::Str(text.to_string())
+    }
+}
+
+/// go-yaml v2 hands a timestamp to `interface{}` as a string.
+fn is_v2_timestamp(text: &str) -> bool {
+    crate::yaml::scalar::parse_timestamp(text).is_some()
 }
 
 /// kyaml replaces a scalar's text and keeps its tag: the new text must fit the old type

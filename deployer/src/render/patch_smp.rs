@@ -538,7 +538,7 @@ fn merge_assoc(
                 && !m.contains_key(k.as_str())
                 && !text.is_empty()
             {
-                m.insert(k.clone(), super::fieldpath::resolve_untagged(text));
+                m.insert(k.clone(), super::fieldpath::set_untagged(text));
             }
         }
         // kyaml merges into the destination node itself.

@@ -63,6 +63,7 @@ impl Target<'_> {
                 // kustomize applies the patch to the object's JSON and reads it back.
                 crate::yaml::value::json_roundtrip(&mut r.obj);
                 r.links.clear();
+                r.untagged.clear();
                 r.namespace_plain_tagged = false;
                 if let Some(Value::Map(meta)) = r.obj.get_mut("metadata")
                     && matches!(meta.get("annotations"), Some(Value::Map(a)) if a.is_empty())
@@ -130,6 +131,14 @@ impl Target<'_> {
                 let keep = patch_smp::apply_with(&mut r.obj, &pv, schema, custom).map_err(&bad)?;
                 // A field the patch sets holds the patch's node afterwards, not a shared one.
                 r.links.retain(|(path, _)| !touches(&pv, path));
+                for path in std::mem::take(&mut r.untagged) {
+                    if let Some(v) = super::fieldspec::at_path(&mut r.obj, &path)
+                        && let Some(text) = v.written().map(str::to_string)
+                        && !matches!(v, Value::Time { .. })
+                    {
+                        *v = super::fieldpath::set_untagged(&text);
+                    }
+                }
                 if !keep || r.is_empty() {
                     deleted.push(i);
                     continue;
@@ -145,7 +154,7 @@ impl Target<'_> {
                     let v = if keep {
                         Value::Str(kind)
                     } else {
-                        super::fieldpath::resolve_untagged(&kind)
+                        super::fieldpath::set_untagged(&kind)
                     };
                     m.insert("kind".into(), v);
                 }

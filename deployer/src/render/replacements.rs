@@ -223,9 +223,10 @@ fn is_nil_or_empty(v: &Value) -> bool {
 /// kustomize `setFieldValue`: a scalar target takes the value's text and keeps its type; any
 /// other target (or a field the matcher created) takes the value itself.
 fn set_field(
-    target: fieldpath::Target<'_>,
+    target: fieldpath::Target<'_, '_>,
     value: &Value,
     opts: Option<&FieldOptions>,
+    untagged: &mut Vec<Vec<super::fieldspec::Seg>>,
 ) -> Result<(), String> {
     let is_scalar = |v: &Value| !matches!(v, Value::Map(_) | Value::Seq(_));
     let mut text = value.scalar_text();
@@ -249,6 +250,7 @@ fn set_field(
     match (is_scalar(target.node), text) {
         (true, Some(text)) if target.created => {
             *target.node = fieldpath::resolve_untagged(&text);
+            untagged.push(target.path.to_vec());
         }
         (true, Some(text)) => {
             *target.node = fieldpath::retyped(target.node, &text)?;
@@ -308,12 +310,14 @@ fn apply_target(
             continue;
         }
         for p in paths {
+            let mut untagged = Vec::new();
             let n = fieldpath::visit_matches(
                 &mut r.obj,
                 &fieldpath::smarter_split(p, '.'),
                 create,
-                &mut |t| set_field(t, value, target.options.as_ref()),
+                &mut |t| set_field(t, value, target.options.as_ref(), &mut untagged),
             )?;
+            r.untagged.extend(untagged);
             if n == 0 {
                 return Err(if create.is_some() {
                     format!("unable to find or create field \"{p}\" in replacement target")

@@ -83,7 +83,7 @@ fn retagged(text: &str, keep_string: bool) -> Value {
     if keep_string {
         Value::Str(text.to_string())
     } else {
-        super::fieldpath::resolve_untagged(text)
+        super::fieldpath::set_untagged(text)
     }
 }
 
@@ -165,6 +165,10 @@ pub struct Resource {
     /// transformer writes), not a quoted one: a later `SetNamespace` then writes an untagged
     /// plain node, which go-yaml reads again.
     pub namespace_plain_tagged: bool,
+    /// Scalars a replacement created (kyaml: untagged plain nodes). The next strategic-merge
+    /// patch of the object passes every field through kyaml's `FieldSetter`, which quotes
+    /// such a node when YAML 1.1 would read its text as something other than a string.
+    pub untagged: Vec<Vec<super::fieldspec::Seg>>,
 }
 
 impl Resource {
@@ -181,6 +185,7 @@ impl Resource {
             transformations: Vec::new(),
             links: Vec::new(),
             namespace_plain_tagged: false,
+            untagged: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {

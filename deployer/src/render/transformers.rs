@@ -138,7 +138,7 @@ pub fn prefix_suffix(
                 } else {
                     format!("{cur}{text}")
                 };
-                *v = super::fieldpath::resolve_untagged(&new);
+                *v = super::fieldpath::set_untagged(&new);
                 Ok(())
             })?;
         }
