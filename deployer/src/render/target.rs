@@ -180,7 +180,6 @@ impl<'a> Target<'a> {
                         path: super::origin::join(dir, path),
                         ..Default::default()
                     });
-                    super::origin::annotations_as_text(r);
                 }
             }
             return acc.append_all(rs, self.file());

@@ -229,6 +229,25 @@ fn container_ports_with_partly_matching_keys_merge_like_kustomize() {
     same_as_kubectl(t.path());
 }
 
+/// Found by the long differential run (seeds 380, 615, 792): with buildMetadata, kustomize
+/// turns annotations into strings after each transformer, not when it loads a file, so a
+/// JSON patch first re-formats a number (`1E-3` becomes `0.001`).
+#[test]
+fn annotations_become_strings_after_the_first_transformer() {
+    let t = tree(&[
+        (
+            "d.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  annotations: {a: 1E-3, b: 1., c: 100000000000000000000}\n",
+        ),
+        (
+            "kustomization.yaml",
+            "resources: [d.yaml]\nbuildMetadata: [originAnnotations]\npatches:\n- target: {kind: Deployment}\n  patch: |\n    - op: add\n      path: /metadata/annotations/x\n      value: 1\n",
+        ),
+    ]);
+    let out = same_as_kubectl(t.path());
+    assert!(out.contains("a: \"0.001\""), "{out}");
+}
+
 /// A 1 KiB "billion laughs" document: kustomize's YAML decoder (and ours) must not expand
 /// it into memory. deployer fails within its alias budget, naming the file.
 #[test]
