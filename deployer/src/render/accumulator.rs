@@ -11,18 +11,27 @@ use std::path::Path;
 #[derive(Debug, Default)]
 pub struct Accumulator {
     pub resources: Vec<Resource>,
-    pub config: Option<TransformerConfig>,
+    pub config: Option<std::sync::Arc<TransformerConfig>>,
     pub vars: Vec<super::kustomization::Var>,
 }
 
 impl Accumulator {
     /// The transformer configuration so far (kustomize's defaults until a kustomization
     /// adds `configurations:`).
-    pub fn config(&mut self) -> Result<&mut TransformerConfig, RenderError> {
-        if self.config.is_none() {
-            self.config = Some(TransformerConfig::defaults()?);
-        }
-        Ok(self.config.get_or_insert_with(TransformerConfig::default))
+    pub fn config(&mut self) -> Result<&TransformerConfig, RenderError> {
+        Ok(self.config.get_or_insert_with(TransformerConfig::defaults))
+    }
+
+    /// The configuration, shared (cheap to hold while the resources change).
+    pub fn shared_config(&mut self) -> std::sync::Arc<TransformerConfig> {
+        self.config
+            .get_or_insert_with(TransformerConfig::defaults)
+            .clone()
+    }
+
+    /// The configuration to add to (copied on first change: the defaults are shared).
+    pub fn config_mut(&mut self) -> &mut TransformerConfig {
+        std::sync::Arc::make_mut(self.config.get_or_insert_with(TransformerConfig::defaults))
     }
 
     /// Appends a resource; its current id must be new (kustomize `Append`).

@@ -115,28 +115,67 @@ struct NameRefDoc {
     field_specs: Vec<FieldSpecDoc>,
 }
 
-/// kustomize's default field specs, parsed once per process.
-static DEFAULTS: std::sync::OnceLock<Result<TransformerConfig, RenderError>> =
+/// kustomize's default field specs (`defaults.yaml`, compiled in as a table).
+mod table {
+    /// (group, version, kind, path segments, create)
+    pub type Spec = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        bool,
+    );
+    include!("defaults_table.rs");
+}
+
+fn table_specs(rows: &[table::Spec]) -> Vec<FieldSpec> {
+    rows.iter()
+        .map(|(group, version, kind, path, create)| FieldSpec {
+            gvk: Gvk {
+                group: group.to_string(),
+                version: version.to_string(),
+                kind: kind.to_string(),
+            },
+            path: path.iter().map(|p| p.to_string()).collect(),
+            create: *create,
+        })
+        .collect()
+}
+
+static DEFAULTS: std::sync::OnceLock<std::sync::Arc<TransformerConfig>> =
     std::sync::OnceLock::new();
 
 impl TransformerConfig {
-    /// kustomize's built-in table (`defaults.yaml`, from `api/konfig/builtinpluginconsts`).
-    /// A table that does not decode is a defect of this build: an error, never an empty
-    /// configuration.
-    pub fn defaults() -> Result<TransformerConfig, RenderError> {
-        match DEFAULTS.get_or_init(|| {
-            TransformerConfig::parse(
-                Path::new("<built-in defaults.yaml>"),
-                include_str!("defaults.yaml"),
-                &Limits::default(),
-            )
-        }) {
-            Ok(tc) => Ok(tc.clone()),
-            Err(e) => Err(RenderError::build(
-                Path::new("<built-in defaults.yaml>"),
-                e.to_string(),
-            )),
-        }
+    /// kustomize's built-in table (`defaults.yaml`, from `api/internal/konfig/
+    /// builtinpluginconsts`), built once per process from the compiled-in table.
+    pub fn defaults() -> std::sync::Arc<TransformerConfig> {
+        DEFAULTS
+            .get_or_init(|| {
+                std::sync::Arc::new(TransformerConfig {
+                    name_prefix: table_specs(table::NAME_PREFIX),
+                    name_suffix: table_specs(table::NAME_SUFFIX),
+                    common_labels: table_specs(table::COMMON_LABELS),
+                    labels: Vec::new(),
+                    template_labels: table_specs(table::TEMPLATE_LABELS),
+                    common_annotations: table_specs(table::COMMON_ANNOTATIONS),
+                    namespace: table_specs(table::NAMESPACE),
+                    var_reference: table_specs(table::VAR_REFERENCE),
+                    name_reference: table::NAME_REFERENCE
+                        .iter()
+                        .map(|(group, version, kind, specs)| NameRef {
+                            gvk: Gvk {
+                                group: group.to_string(),
+                                version: version.to_string(),
+                                kind: kind.to_string(),
+                            },
+                            field_specs: table_specs(specs),
+                        })
+                        .collect(),
+                    images: table_specs(table::IMAGES),
+                    replicas: table_specs(table::REPLICAS),
+                })
+            })
+            .clone()
     }
 
     /// Decodes a transformer configuration (`configurations:` entry) strictly: kustomize
@@ -313,10 +352,32 @@ mod tests {
 
     #[test]
     fn defaults_parse() {
-        let tc = TransformerConfig::defaults().unwrap();
+        let tc = TransformerConfig::defaults();
         assert!(tc.common_labels.len() > 20);
         assert!(tc.name_reference.iter().any(|n| n.gvk.kind == "ConfigMap"));
         assert_eq!(tc.name_prefix[0].path, vec!["metadata", "name"]);
+    }
+
+    /// The compiled-in table is defaults.yaml (scripts/gen-render-defaults.py writes it).
+    #[test]
+    fn compiled_table_matches_defaults_yaml() {
+        let parsed = TransformerConfig::parse(
+            Path::new("defaults.yaml"),
+            include_str!("defaults.yaml"),
+            &Limits::default(),
+        )
+        .unwrap();
+        let table = TransformerConfig::defaults();
+        assert_eq!(parsed.name_prefix, table.name_prefix);
+        assert_eq!(parsed.common_labels, table.common_labels);
+        assert_eq!(parsed.template_labels, table.template_labels);
+        assert_eq!(parsed.common_annotations, table.common_annotations);
+        assert_eq!(parsed.namespace, table.namespace);
+        assert_eq!(parsed.var_reference, table.var_reference);
+        assert_eq!(parsed.name_reference, table.name_reference);
+        assert_eq!(parsed.images, table.images);
+        assert_eq!(parsed.replicas, table.replicas);
+        assert_eq!(parsed.name_suffix, table.name_suffix);
     }
 
     #[test]

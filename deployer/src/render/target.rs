@@ -125,7 +125,7 @@ impl<'a> Target<'a> {
         for c in &self.k.configurations {
             let (full, text) = self.ldr.load(c, self.file())?;
             let tc = TransformerConfig::parse(&full, &text, &self.ldr.limits)?;
-            acc.config()?.merge(&tc);
+            acc.config_mut().merge(&tc);
         }
         self.run_generators(&mut acc)?;
         for c in &self.k.components {
@@ -202,8 +202,10 @@ impl<'a> Target<'a> {
         let sub_acc = t
             .accumulate(Accumulator::default())
             .map_err(|e| self.nested(e, "accumulating resources"))?;
-        if let Some(tc) = &sub_acc.config {
-            acc.config()?.merge(tc);
+        if let Some(tc) = &sub_acc.config
+            && !std::sync::Arc::ptr_eq(tc, &TransformerConfig::defaults())
+        {
+            acc.config_mut().merge(tc);
         }
         for v in sub_acc.vars {
             if acc.vars.iter().any(|x| x.name == v.name) {
@@ -286,7 +288,7 @@ impl<'a> Target<'a> {
 
     fn run_transformers(&self, acc: &mut Accumulator) -> Result<(), RenderError> {
         let k = &self.k;
-        let tc = acc.config()?.clone();
+        let tc = acc.shared_config();
         let wrap = |m: String| self.invalid(m);
         for p in &k.patches_strategic_merge {
             // An entry is a file path, or the patch itself (kustomize tries the file first).

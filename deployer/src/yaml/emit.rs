@@ -272,15 +272,11 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
-        let chars: Vec<char> = s.chars().collect();
         let (mut spaces, mut breaks) = (false, false);
-        for (i, &c) in chars.iter().enumerate() {
+        let mut it = s.chars().peekable();
+        while let Some(c) = it.next() {
             if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && chars.get(i + 1) != Some(&' ')
-                {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && it.peek() != Some(&' ') {
                     self.write_indent();
                 } else {
                     self.put(c);
@@ -309,17 +305,17 @@ impl Emitter {
 
     fn single(&mut self, s: &str, allow_breaks: bool) {
         self.write_indicator("'", true, false, false);
-        let chars: Vec<char> = s.chars().collect();
-        let n = chars.len();
         let (mut spaces, mut breaks) = (false, false);
-        for (i, &c) in chars.iter().enumerate() {
+        let mut it = s.chars().enumerate().peekable();
+        while let Some((i, c)) = it.next() {
+            let next = it.peek().map(|(_, n)| *n);
             if c == ' ' {
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
                     && i > 0
-                    && i + 1 < n
-                    && chars.get(i + 1) != Some(&' ')
+                    && next.is_some()
+                    && next != Some(' ')
                 {
                     self.write_indent();
                 } else {
@@ -356,10 +352,10 @@ impl Emitter {
         // go-yaml v2's `is_bom(value, i)` looks at the start of the value, not at `i`: a
         // value that begins with a byte-order mark has every character escaped.
         let bom_start = s.starts_with('\u{FEFF}');
-        let chars: Vec<char> = s.chars().collect();
-        let n = chars.len();
         let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
+        let mut it = s.chars().enumerate().peekable();
+        while let Some((i, c)) = it.next() {
+            let next = it.peek().map(|(_, n)| *n);
             if !is_printable(c) || bom_start || is_break(c) || c == '"' || c == '\\' {
                 self.put('\\');
                 match c {
@@ -395,9 +391,9 @@ impl Emitter {
                 }
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < n {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && next.is_some() {
                     self.write_indent();
-                    if chars.get(i + 1) == Some(&' ') {
+                    if next == Some(' ') {
                         self.put('\\');
                     }
                 } else {
@@ -498,8 +494,6 @@ fn analyze(s: &str) -> Analysis {
             block_allowed: false,
         };
     }
-    let chars: Vec<char> = s.chars().collect();
-    let n = chars.len();
     let mut block_indicators = false;
     let mut flow_indicators = false;
     if s.starts_with("---") || s.starts_with("...") {
@@ -512,9 +506,11 @@ fn analyze(s: &str) -> Analysis {
     let (mut break_space, mut space_break, mut previous_space, mut previous_break) =
         (false, false, false, false);
     let mut preceded_by_ws = true;
-    for i in 0..n {
-        let c = chars[i];
-        let followed_by_ws = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t');
+    let mut it = s.chars().enumerate().peekable();
+    while let Some((i, c)) = it.next() {
+        let next = it.peek().map(|(_, n)| *n);
+        let last = next.is_none();
+        let followed_by_ws = next.is_none_or(|n| matches!(n, ' ' | '\t'));
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -557,7 +553,7 @@ fn analyze(s: &str) -> Analysis {
             if i == 0 {
                 leading_space = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_space = true;
             }
             if previous_break {
@@ -570,7 +566,7 @@ fn analyze(s: &str) -> Analysis {
             if i == 0 {
                 leading_break = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_break = true;
             }
             if previous_space {
