@@ -432,7 +432,10 @@ fn roundtrip(v: &mut Value, ints_as_floats: bool) {
         }
     };
     match v {
-        Value::Null(t) | Value::Bool(_, t) => *t = None,
+        // Re-encoded, a null is written `null` (which kustomize reads back as text when it
+        // turns annotations into strings).
+        Value::Null(t) => *t = Some("null".into()),
+        Value::Bool(_, t) => *t = None,
         Value::Int(i, t) => {
             if ints_as_floats {
                 *v = retext(*i as f64);

@@ -229,9 +229,9 @@ fn container_ports_with_partly_matching_keys_merge_like_kustomize() {
     same_as_kubectl(t.path());
 }
 
-/// Found by the long differential run (seeds 380, 615, 792): with buildMetadata, kustomize
+/// Found by the long differential run (seeds 380, 615, 792, 1090): with buildMetadata, kustomize
 /// turns annotations into strings after each transformer, not when it loads a file, so a
-/// JSON patch first re-formats a number (`1E-3` becomes `0.001`).
+/// JSON patch first re-formats a number (`1E-3` becomes `0.001`) and writes a null `null`.
 #[test]
 fn annotations_become_strings_after_the_first_transformer() {
     let t = tree(&[
@@ -241,11 +241,12 @@ fn annotations_become_strings_after_the_first_transformer() {
         ),
         (
             "kustomization.yaml",
-            "resources: [d.yaml]\nbuildMetadata: [originAnnotations]\npatches:\n- target: {kind: Deployment}\n  patch: |\n    - op: add\n      path: /metadata/annotations/x\n      value: 1\n",
+            "resources: [d.yaml]\nbuildMetadata: [originAnnotations]\npatches:\n- target: {kind: Deployment}\n  patch: |\n    - op: add\n      path: /metadata/annotations/x\n      value: 1\n    - op: add\n      path: /metadata/annotations/y\n      value: null\n",
         ),
     ]);
     let out = same_as_kubectl(t.path());
     assert!(out.contains("a: \"0.001\""), "{out}");
+    assert!(out.contains("\"y\": \"null\""), "{out}");
 }
 
 /// A 1 KiB "billion laughs" document: kustomize's YAML decoder (and ours) must not expand
