@@ -20,10 +20,71 @@ pub fn split(image: &str) -> (&str, Option<&str>, Option<&str>) {
 
 /// kustomize `image.IsImageMatched`: the name is a regular expression (unescaped), followed
 /// by an optional tag and an optional sha256 digest.
-pub fn matcher(name: &str) -> Result<regex::Regex, regex::Error> {
-    regex::Regex::new(&format!(
-        "^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$"
-    ))
+pub fn matcher(name: &str) -> Result<Matcher, regex::Error> {
+    if is_plain(name) {
+        // Most names have no regular-expression syntax but `.`: matched without compiling
+        // a regex (which would cost more than the rest of a small build).
+        return Ok(Matcher::Plain(name.to_string()));
+    }
+    regex::Regex::new(&format!("^{name}{TAG_AND_DIGEST}$")).map(Matcher::Regex)
+}
+
+const TAG_AND_DIGEST: &str = "(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?";
+
+/// An image name pattern (see [`matcher`]).
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// Letters, digits and `/-_:` match themselves, `.` any character.
+    Plain(String),
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    pub fn is_match(&self, image: &str) -> bool {
+        match self {
+            Matcher::Regex(re) => re.is_match(image),
+            Matcher::Plain(name) => plain_prefix(name, image).is_some_and(tag_and_digest),
+        }
+    }
+}
+
+/// A regular expression of letters, digits, `/-_:` (each matching itself) and `.` (any
+/// character but a newline): one that matches a fixed-length text, without compiling it.
+pub fn is_plain(pattern: &str) -> bool {
+    pattern
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-' | '_' | ':'))
+}
+
+/// For a pattern [`is_plain`]: what follows the text it matches at the start of `text`.
+pub fn plain_prefix<'a>(pattern: &str, text: &'a str) -> Option<&'a str> {
+    let mut chars = text.chars();
+    for p in pattern.chars() {
+        match chars.next() {
+            Some(c) if p == c || (p == '.' && c != '\n') => {}
+            _ => return None,
+        }
+    }
+    Some(chars.as_str())
+}
+
+/// `TAG_AND_DIGEST` matching the whole of `rest`.
+fn tag_and_digest(rest: &str) -> bool {
+    let word = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '{' | '}' | '-'))
+    };
+    let rest = match rest.strip_prefix(':') {
+        Some(r) => {
+            let end = r.find('@').unwrap_or(r.len());
+            if !word(&r[..end]) {
+                return false;
+            }
+            &r[end..]
+        }
+        None => rest,
+    };
+    rest.is_empty() || rest.strip_prefix("@sha256:").is_some_and(word)
 }
 
 /// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
@@ -94,6 +155,49 @@ mod tests {
         assert!(!m.is_match("nginx2"));
         assert!(!m.is_match("my/nginx"));
         assert!(matcher("app[").is_err());
+    }
+
+    /// The plain-name matcher agrees with kustomize's regular expression.
+    #[test]
+    fn plain_matcher_agrees_with_the_regex() {
+        let names = ["nginx", "registry.io/app", "a-b_c", "x:1", "my.app"];
+        let images = [
+            "nginx",
+            "nginx:1.2",
+            "nginx@sha256:abc",
+            "nginx:1.2@sha256:abc",
+            "nginx:",
+            "nginx@sha256:",
+            "nginx:1:2",
+            "nginx@sha256:a@b",
+            "nginx@sha1:abc",
+            "nginx:{x}",
+            "nginx:a b",
+            "nginx2",
+            "registry.io/app:v1",
+            "registryXio/app",
+            "registry.io/app/x",
+            "a-b_c",
+            "x:1",
+            "x:1:2",
+            "my.app@sha256:x",
+            "myXapp",
+            "my\napp",
+            "",
+        ];
+        for name in names {
+            let plain = matcher(name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(matches!(plain, Matcher::Plain(_)), "{name}");
+            let re = regex::Regex::new(&format!("^{name}{TAG_AND_DIGEST}$"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            for image in images {
+                assert_eq!(
+                    plain.is_match(image),
+                    re.is_match(image),
+                    "{name} ~ {image}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -17,12 +17,7 @@ pub struct Accumulator {
 
 impl Accumulator {
     /// The transformer configuration so far (kustomize's defaults until a kustomization
-    /// adds `configurations:`).
-    pub fn config(&mut self) -> Result<&TransformerConfig, RenderError> {
-        Ok(self.config.get_or_insert_with(TransformerConfig::defaults))
-    }
-
-    /// The configuration, shared (cheap to hold while the resources change).
+    /// adds `configurations:`), shared (cheap to hold while the resources change).
     pub fn shared_config(&mut self) -> std::sync::Arc<TransformerConfig> {
         self.config
             .get_or_insert_with(TransformerConfig::defaults)

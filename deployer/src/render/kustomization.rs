@@ -148,7 +148,7 @@ pub struct Image {
 #[derive(Debug, Clone, Default)]
 pub struct ImagePattern {
     pub text: String,
-    pub matcher: Option<regex::Regex>,
+    pub matcher: Option<crate::reference::Matcher>,
 }
 
 impl PartialEq for ImagePattern {

@@ -120,11 +120,10 @@ fn build_resources(
         let name = format!("{}-{hash}", r.name());
         r.set_name(&name);
     }
-    let refs = acc.config()?.name_reference.clone();
-    namereference::fix(&mut acc.resources, &refs).map_err(&build_err)?;
+    let tc = acc.shared_config();
+    namereference::fix(&mut acc.resources, &tc.name_reference).map_err(&build_err)?;
     if !acc.vars.is_empty() {
-        let var_specs = acc.config()?.var_reference.clone();
-        vars::resolve(&mut acc.resources, &acc.vars, &var_specs).map_err(&build_err)?;
+        vars::resolve(&mut acc.resources, &acc.vars, &tc.var_reference).map_err(&build_err)?;
     }
     // Objects marked local-config are inputs to the build, not output.
     acc.resources.retain(|r| {

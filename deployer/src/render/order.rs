@@ -125,35 +125,49 @@ pub fn sort(resources: &mut [Resource], order: &SortOrder) {
     for (i, k) in last.iter().enumerate() {
         ranks.insert(k, 1 + i as i64);
     }
-    let mut keyed: Vec<(ResId, usize)> = resources
+    // Sort keys computed once per object.
+    struct Key {
+        gvk: Gvk,
+        rank: i64,
+        gvk_text: String,
+        id_text: String,
+    }
+    let keys: Vec<Key> = resources
         .iter()
-        .enumerate()
-        .map(|(i, r)| (r.cur_id(), i))
-        .collect();
-    keyed.sort_by(|(a, _), (b, _)| {
-        if a.gvk != b.gvk {
-            let ra = ranks.get(a.gvk.kind.as_str()).copied().unwrap_or(0);
-            let rb = ranks.get(b.gvk.kind.as_str()).copied().unwrap_or(0);
-            if ra != rb {
-                return ra.cmp(&rb);
+        .map(|r| {
+            let id = r.cur_id();
+            Key {
+                rank: ranks.get(id.gvk.kind.as_str()).copied().unwrap_or(0),
+                gvk_text: gvk_sort_string(&id.gvk),
+                id_text: id_sort_string(&id),
+                gvk: id.gvk,
             }
-            let (sa, sb) = (gvk_sort_string(&a.gvk), gvk_sort_string(&b.gvk));
+        })
+        .collect();
+    let mut perm: Vec<usize> = (0..resources.len()).collect();
+    perm.sort_by(|&i, &j| {
+        let (a, b) = (&keys[i], &keys[j]);
+        if a.gvk != b.gvk {
+            if a.rank != b.rank {
+                return a.rank.cmp(&b.rank);
+            }
             if a.gvk.kind == "Namespace"
                 && b.gvk.kind == "Namespace"
                 && (a.gvk.group.is_empty() || b.gvk.group.is_empty())
             {
-                return sb.cmp(&sa);
+                return b.gvk_text.cmp(&a.gvk_text);
             }
-            return sa.cmp(&sb);
+            return a.gvk_text.cmp(&b.gvk_text);
         }
-        id_sort_string(a).cmp(&id_sort_string(b))
+        a.id_text.cmp(&b.id_text)
     });
-    let perm: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
-    let mut taken: Vec<Option<Resource>> = resources.iter().cloned().map(Some).collect();
-    for (slot, i) in resources.iter_mut().zip(perm) {
-        if let Some(r) = taken[i].take() {
-            *slot = r;
+    // Slot i takes the object at perm[i]: follow each cycle, swapping in place.
+    for i in 0..perm.len() {
+        let mut j = perm[i];
+        while j < i {
+            j = perm[j];
         }
+        resources.swap(i, j);
     }
 }
 
@@ -191,5 +205,26 @@ mod tests {
         sort(&mut rs, &SortOrder::default_legacy());
         let names: Vec<&str> = rs.iter().map(|r| r.name()).collect();
         assert_eq!(names, vec!["ns", "s", "a", "b", "x", "w"]);
+    }
+
+    /// The in-place permutation is right whatever cycles the input order forms.
+    #[test]
+    fn every_rotation_and_reversal_sorts_the_same() {
+        let names = ["a", "b", "c", "d", "e", "f", "g"];
+        for rot in 0..names.len() {
+            for rev in [false, true] {
+                let mut input: Vec<&str> = names.to_vec();
+                input.rotate_left(rot);
+                if rev {
+                    input.reverse();
+                }
+                input.swap(0, 3);
+                let mut rs: Vec<Resource> =
+                    input.iter().map(|n| res("v1", "ConfigMap", n)).collect();
+                sort(&mut rs, &SortOrder::default_legacy());
+                let got: Vec<&str> = rs.iter().map(|r| r.name()).collect();
+                assert_eq!(got, names, "{input:?}");
+            }
+        }
     }
 }

@@ -189,14 +189,23 @@ fn touches(patch: &Value, path: &[super::fieldspec::Seg]) -> bool {
 
 /// kustomize `ResMap.Select`: regex (anchored) matches on group/version/kind/name/
 /// namespace (original or current), plus label and annotation selectors.
-pub fn select(resources: &[Resource], s: &Selector) -> Result<Vec<usize>, String> {
-    let re = |p: &str| -> Result<Option<regex::Regex>, String> {
+pub fn select<'a>(resources: &[Resource], s: &'a Selector) -> Result<Vec<usize>, String> {
+    use crate::reference::{is_plain, plain_prefix};
+    enum Pattern<'a> {
+        Any,
+        Plain(&'a str),
+        Regex(regex::Regex),
+    }
+    let re = |p: &'a str| -> Result<Pattern<'a>, String> {
         if p.is_empty() {
-            return Ok(None);
+            Ok(Pattern::Any)
+        } else if is_plain(p) {
+            Ok(Pattern::Plain(p))
+        } else {
+            regex::Regex::new(&format!("^(?:{p})$"))
+                .map(Pattern::Regex)
+                .map_err(|e| e.to_string())
         }
-        regex::Regex::new(&format!("^(?:{p})$"))
-            .map(Some)
-            .map_err(|e| e.to_string())
     };
     let (g, v, k, n, ns) = (
         re(&s.group)?,
@@ -205,7 +214,11 @@ pub fn select(resources: &[Resource], s: &Selector) -> Result<Vec<usize>, String
         re(&s.name)?,
         re(&s.namespace)?,
     );
-    let ok = |r: &Option<regex::Regex>, t: &str| r.as_ref().is_none_or(|r| r.is_match(t));
+    let ok = |r: &Pattern, t: &str| match r {
+        Pattern::Any => true,
+        Pattern::Plain(p) => plain_prefix(p, t).is_some_and(str::is_empty),
+        Pattern::Regex(r) => r.is_match(t),
+    };
     let labels = super::selector::parse(&s.label_selector)?;
     let annos = super::selector::parse(&s.annotation_selector)?;
     let mut out = Vec::new();
