@@ -15,6 +15,9 @@ keep="$root/target/fuzz-render"
 rm -rf "$keep"
 mkdir -p "$keep"
 status="$keep/status.txt"
+# The commit the run tests (marked when the work tree has uncommitted changes).
+rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$root" diff --quiet HEAD -- 2>/dev/null || rev="$rev with uncommitted changes"
 RENDER_FUZZ_SEEDS="$seeds" RENDER_FUZZ_START="$start" RENDER_FUZZ_KEEP="$keep" \
   RENDER_FUZZ_STATUS="$status" RENDER_FUZZ_PARSER_INPUTS=50000 \
   cargo test --release --locked -q -p deployer --manifest-path "$root/Cargo.toml" --test differential \
@@ -22,7 +25,7 @@ RENDER_FUZZ_SEEDS="$seeds" RENDER_FUZZ_START="$start" RENDER_FUZZ_KEEP="$keep" \
 {
   echo "# deployer render: long differential run"
   echo
-  echo "Last run: $(date -u +%Y-%m-%dT%H:%MZ), deployer $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown),"
+  echo "Last run: $(date -u +%Y-%m-%dT%H:%MZ), deployer $rev,"
   echo "$(kubectl version --client 2>/dev/null | grep -i kustomize | head -1)."
   echo "Command: \`make fuzz-render SEEDS=$seeds\` (scripts/fuzz-render.sh $seeds $start)."
   echo
