@@ -304,7 +304,12 @@ pub fn parse(text: &str, which: Documents, limits: &Limits) -> Result<Tree, Pars
                     line: open_flow.unwrap_or_else(|| {
                         mistake_line(text, err.marker().line(), err.marker().col())
                     }),
-                    message: format!("YAML syntax error: {}", err.info()),
+                    message: if err.info() == "recursion limit exceeded" {
+                        // saphyr's scanner counts flow levels in a u8.
+                        "flow collections nested more than 255 deep".to_string()
+                    } else {
+                        format!("YAML syntax error: {}", err.info())
+                    },
                 });
             }
             None => break,

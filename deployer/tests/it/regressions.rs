@@ -249,6 +249,38 @@ fn annotations_become_strings_after_the_first_transformer() {
     assert!(out.contains("\"y\": \"null\""), "{out}");
 }
 
+/// Renders a tree whose `bad.yaml` breaks a limit: deployer (a debug build, here) must fail
+/// within a second of CPU time and 32 MiB, naming the file and the limit. (CPU time, not
+/// wall time: the test suite shares the machine.)
+fn fails_fast_naming_the_file(bad: &str, expected: &str) {
+    let t = tree(&[
+        ("bad.yaml", bad),
+        ("kustomization.yaml", "resources: [bad.yaml]\n"),
+    ]);
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("maxrss_kib=%M\ncpu_s=%U %S")
+        .arg(env!("CARGO_BIN_EXE_deployer"))
+        .arg("render")
+        .arg(t.path())
+        .output()
+        .unwrap_or_else(|e| panic!("GNU time (apt: time) is required: {e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.yaml") && err.contains(expected),
+        "{expected}: {err}"
+    );
+    let field = |name: &str| err.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("");
+    let cpu: f64 = field("cpu_s=")
+        .split(' ')
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum();
+    assert!(cpu < 1.0, "took {cpu} s of CPU");
+    let rss: u64 = field("maxrss_kib=").trim().parse().unwrap();
+    assert!(rss < 32 * 1024, "peak RSS {rss} KiB");
+}
+
 /// A 1 KiB "billion laughs" document: kustomize's YAML decoder (and ours) must not expand
 /// it into memory. deployer fails within its alias budget, naming the file.
 #[test]
@@ -263,31 +295,32 @@ fn billion_laughs_fails_fast_with_a_clear_error() {
         ));
     }
     assert!(doc.len() < 1200);
-    let t = tree(&[
-        ("lol.yaml", doc.as_str()),
-        ("kustomization.yaml", "resources: [lol.yaml]\n"),
-    ]);
-    let started = std::time::Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("maxrss_kib=%M")
-        .arg(env!("CARGO_BIN_EXE_deployer"))
-        .arg("render")
-        .arg(t.path())
-        .output()
-        .unwrap_or_else(|e| panic!("GNU time (apt: time) is required: {e}"));
-    let elapsed = started.elapsed();
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("lol.yaml") && err.contains("aliases expand to too many nodes"),
-        "{err}"
+    fails_fast_naming_the_file(&doc, "aliases expand to too many nodes");
+}
+
+#[test]
+fn deep_nesting_fails_fast_with_a_clear_error() {
+    let doc = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: deep}}\nx: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
     );
-    assert!(elapsed.as_secs_f64() < 1.0, "took {elapsed:?}");
-    let rss: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("maxrss_kib="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap();
-    assert!(rss < 32 * 1024, "peak RSS {rss} KiB");
+    fails_fast_naming_the_file(&doc, "flow collections nested more than 255 deep");
+    let mut doc = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\nx:\n");
+    for depth in 1..300 {
+        doc.push_str(&format!("{}k:\n", " ".repeat(depth)));
+    }
+    fails_fast_naming_the_file(&doc, "collections nested more than 256 deep");
+}
+
+#[test]
+fn too_many_documents_fails_fast_with_a_clear_error() {
+    let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n---\n".repeat(10_001);
+    fails_fast_naming_the_file(&doc, "more than 10000 YAML documents");
+}
+
+#[test]
+fn a_too_large_file_fails_fast_with_a_clear_error() {
+    let doc = format!("# {}\n", "x".repeat(17 << 20));
+    fails_fast_naming_the_file(&doc, "more than the limit of 16777216 bytes");
 }
