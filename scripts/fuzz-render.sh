@@ -22,6 +22,8 @@ RENDER_FUZZ_SEEDS="$seeds" RENDER_FUZZ_START="$start" RENDER_FUZZ_KEEP="$keep" \
   RENDER_FUZZ_STATUS="$status" RENDER_FUZZ_PARSER_INPUTS=50000 \
   cargo test --release --locked -q -p deployer --manifest-path "$root/Cargo.toml" --test differential \
   -- --nocapture 2>&1 | grep -E '^(seed|differential|parsers)' || true
+# The hand-written history at the end of the file is kept.
+history="$(sed -n '/^## History/,$p' "$root/deployer/FUZZ-STATUS.md" 2>/dev/null || true)"
 {
   echo "# deployer render: long differential run"
   echo
@@ -33,5 +35,9 @@ RENDER_FUZZ_SEEDS="$seeds" RENDER_FUZZ_START="$start" RENDER_FUZZ_KEEP="$keep" \
   echo
   echo "Disagreeing trees are kept under target/fuzz-render/seed-N/ by the run that found them;"
   echo "each is fixed or listed in deployer/DEVIATIONS.md."
+  if [ -n "$history" ]; then
+    echo
+    echo "$history"
+  fi
 } > "$root/deployer/FUZZ-STATUS.md"
 cat "$root/deployer/FUZZ-STATUS.md"
