@@ -119,9 +119,10 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["overlay_dir", "all"])))]
 pub struct ImagesArgs {
-    /// One overlay directory; omit with --all.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// One overlay directory; or --all.
+    #[arg(conflicts_with = "all")]
     pub overlay_dir: Option<PathBuf>,
     /// Every overlay under <config-repo>/overlays.
     #[arg(long)]

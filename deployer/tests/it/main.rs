@@ -2,4 +2,5 @@ mod cli;
 mod edit;
 mod images;
 mod overlays;
+mod regressions;
 mod render;
