@@ -232,6 +232,18 @@ fn remove_quotes(s: &str) -> &str {
 /// kustomize's name hash of a ConfigMap or Secret: SHA-256 of a JSON encoding of
 /// kind, (empty) name, data (and binaryData / type / stringData), first 10 hex digits with
 /// `0 1 3 a e` swapped for `g h k m t` (so the suffix never looks like a number).
+/// kustomize's `HashTransformer`: each generated object that asks for it gets its content
+/// hash appended to its name (and keeps asking: kustomize's last step hashes again, so a
+/// `HashTransformer` listed in `transformers:` gives such names two suffixes).
+pub fn add_hash_suffixes(resources: &mut [Resource]) {
+    for r in resources.iter_mut().filter(|r| r.needs_hash) {
+        let hash = content_hash(&r.obj);
+        r.store_previous_id();
+        let name = format!("{}-{hash}", r.name());
+        r.set_name(&name);
+    }
+}
+
 pub fn content_hash(obj: &Value) -> String {
     let kind = obj.str_at(&["kind"]).unwrap_or("");
     // kustomize looks the name up with `yaml.Lookup("metadata/name")`, i.e. a single

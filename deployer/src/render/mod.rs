@@ -13,6 +13,7 @@
 //! deliberate deviations are listed in `deployer/DEVIATIONS.md`.
 
 mod accumulator;
+mod crds;
 mod error;
 mod fieldpath;
 mod fieldspec;
@@ -32,6 +33,7 @@ mod resource;
 mod selector;
 mod target;
 mod transformers;
+mod valueadd;
 mod vars;
 
 pub use error::RenderError;
@@ -114,12 +116,7 @@ fn build_resources(
     let build_err = |message: String| RenderError::build(&file, message);
     let mut acc = top.accumulate(target::Accumulator::default())?;
     // Steps kustomize runs once, at the top: name hashes, back-references, vars.
-    for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
-        let hash = generators::content_hash(&r.obj);
-        r.store_previous_id();
-        let name = format!("{}-{hash}", r.name());
-        r.set_name(&name);
-    }
+    generators::add_hash_suffixes(&mut acc.resources);
     let tc = acc.shared_config();
     namereference::fix(&mut acc.resources, &tc.name_reference).map_err(&build_err)?;
     if !acc.vars.is_empty() {

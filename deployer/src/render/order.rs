@@ -2,7 +2,7 @@
 //! or `sortOptions` (fifo = accumulation order, legacy with custom kind lists).
 
 use super::kustomization::SortOptions;
-use super::resource::{Gvk, ResId, Resource};
+use super::resource::{Gvk, ResId, Resource, or};
 use std::collections::HashMap;
 
 pub const DEFAULT_ORDER_FIRST: &[&str] = &[
@@ -79,13 +79,6 @@ impl SortOrder {
 }
 
 fn gvk_sort_string(g: &Gvk) -> String {
-    let or = |s: &str, d: &str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
     format!(
         "{}_{}_{}",
         or(&g.group, "~G"),
@@ -95,13 +88,6 @@ fn gvk_sort_string(g: &Gvk) -> String {
 }
 
 fn id_sort_string(id: &ResId) -> String {
-    let or = |s: &str, d: &str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
     let g = &id.gvk;
     format!(
         "{}_{}_{}|{}|{}",

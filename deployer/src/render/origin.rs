@@ -10,8 +10,19 @@ use crate::yaml::Value;
 pub struct Origin {
     pub path: String,
     pub configured_in: String,
-    /// `apiVersion`, `kind` of the plugin that configured (generated/transformed) it.
-    pub configured_by: Option<(String, String)>,
+    /// The plugin that configured (generated/transformed) it.
+    pub configured_by: Option<ConfiguredBy>,
+}
+
+/// kyaml `ResourceIdentifier` of a plugin: a kustomization field's builtin has only
+/// `apiVersion` and `kind`; a plugin config (`generators:`/`transformers:` entry) also its
+/// `metadata.name` and `metadata.namespace`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfiguredBy {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
 }
 
 impl Origin {
@@ -19,7 +30,27 @@ impl Origin {
         Origin {
             path: String::new(),
             configured_in,
-            configured_by: Some(("builtin".into(), kind.into())),
+            configured_by: Some(ConfiguredBy {
+                api_version: "builtin".into(),
+                kind: kind.into(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// kustomize `OriginFromCustomPlugin`: the origin of what a plugin config (read from
+    /// `config_path`, relative to the top kustomization) generates or transforms.
+    pub fn plugin(config_path: &str, config: &Value) -> Origin {
+        let text = |keys: &[&str]| config.text_at(keys).unwrap_or_default().to_string();
+        Origin {
+            path: String::new(),
+            configured_in: config_path.to_string(),
+            configured_by: Some(ConfiguredBy {
+                api_version: text(&["apiVersion"]),
+                kind: text(&["kind"]),
+                name: text(&["metadata", "name"]),
+                namespace: text(&["metadata", "namespace"]),
+            }),
         }
     }
 
@@ -34,18 +65,37 @@ impl Origin {
             lead = pad;
         };
         if !self.path.is_empty() {
-            push(format!("path: {}", self.path), &mut out);
+            push(format!("path: {}", scalar(&self.path)), &mut out);
         }
         if !self.configured_in.is_empty() {
-            push(format!("configuredIn: {}", self.configured_in), &mut out);
+            push(
+                format!("configuredIn: {}", scalar(&self.configured_in)),
+                &mut out,
+            );
         }
-        if let Some((api, kind)) = &self.configured_by {
+        if let Some(by) = &self.configured_by {
             push("configuredBy:".into(), &mut out);
-            push(format!("  apiVersion: {api}"), &mut out);
-            push(format!("  kind: {kind}"), &mut out);
+            for (key, value) in [
+                ("apiVersion", &by.api_version),
+                ("kind", &by.kind),
+                ("name", &by.name),
+                ("namespace", &by.namespace),
+            ] {
+                if !value.is_empty() {
+                    push(format!("  {key}: {}", scalar(value)), &mut out);
+                }
+            }
         }
         out
     }
+}
+
+/// A string as kyaml's marshaller writes it: plain, or quoted where YAML would read it as
+/// something else (a config named `123` is written `"123"`).
+fn scalar(s: &str) -> String {
+    let mut text = crate::yaml::emit::to_yaml(&Value::Str(s.to_string()));
+    text.truncate(text.trim_end_matches('\n').len());
+    text
 }
 
 /// Joins origin paths like Go's `filepath.Join` (cleaned, relative).

@@ -87,6 +87,11 @@ fn retagged(text: &str, keep_string: bool) -> Value {
     }
 }
 
+/// `s`, or kustomize's placeholder `d` for an empty id part (`[noKind]`, `~G`, ...).
+pub fn or<'a>(s: &'a str, d: &'a str) -> &'a str {
+    if s.is_empty() { d } else { s }
+}
+
 /// kyaml `ResId`: gvk, name and namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ResId {
@@ -114,13 +119,6 @@ impl ResId {
     }
     /// For messages, in kustomize's `ResId.String()` form.
     pub fn describe(&self) -> String {
-        let or = |s: &str, d: &str| {
-            if s.is_empty() {
-                d.to_string()
-            } else {
-                s.to_string()
-            }
-        };
         format!(
             "{}.{}.{}/{}.{}",
             or(&self.gvk.kind, "[noKind]"),

@@ -43,44 +43,7 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
             continue;
         }
         r.store_previous_id();
-        let gvk = r.gvk();
-        let api_version = r.api_version().to_string();
-        // The namespace filter sets a string-tagged node (`SetEntry(.., NodeTagString)`).
-        if !gvk.is_cluster_scoped()
-            && let Some(m) = r.metadata_mut()
-        {
-            m.insert("namespace".into(), Value::Str(ns.to_string()));
-            r.namespace_plain_tagged = true;
-        }
-        let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
-        if is_rb && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
-            for s in subjects.iter_mut() {
-                if s.str_at(&["name"]) == Some("default")
-                    && let Some(m) = s.as_map_mut()
-                {
-                    m.insert("namespace".into(), ns.into());
-                }
-            }
-        }
-        let specs: Vec<FieldSpec> = specs
-            .iter()
-            .filter(|fs| {
-                let p = fs.path.join("/");
-                p != "metadata/namespace"
-                    && !(api_version != "v1" && p == "metadata/name")
-                    && !(is_rb && p == "subjects/namespace")
-            })
-            .cloned()
-            .collect();
-        on_specs(r, &specs, &gvk, Create::Scalar, &mut |v| {
-            match v {
-                Value::Map(_) | Value::Seq(_) => {
-                    return Err("namespace field specs must target scalar nodes".into());
-                }
-                _ => *v = ns.into(),
-            }
-            Ok(())
-        })?;
+        namespace_filter(r, ns, specs)?;
     }
     // A namespace change may make two objects identical.
     let mut seen = std::collections::HashSet::new();
@@ -95,6 +58,49 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
         }
     }
     Ok(())
+}
+
+/// kustomize's namespace filter on one object (what the namespace transformer runs after
+/// remembering the object's id, and `ValueAddTransformer` runs for `metadata/namespace`).
+pub fn namespace_filter(r: &mut Resource, ns: &str, specs: &[FieldSpec]) -> TResult {
+    let gvk = r.gvk();
+    let api_version = r.api_version().to_string();
+    // The namespace filter sets a string-tagged node (`SetEntry(.., NodeTagString)`).
+    if !gvk.is_cluster_scoped()
+        && let Some(m) = r.metadata_mut()
+    {
+        m.insert("namespace".into(), Value::Str(ns.to_string()));
+        r.namespace_plain_tagged = true;
+    }
+    let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
+    if is_rb && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
+        for s in subjects.iter_mut() {
+            if s.str_at(&["name"]) == Some("default")
+                && let Some(m) = s.as_map_mut()
+            {
+                m.insert("namespace".into(), ns.into());
+            }
+        }
+    }
+    let specs: Vec<FieldSpec> = specs
+        .iter()
+        .filter(|fs| {
+            let p = fs.path.join("/");
+            p != "metadata/namespace"
+                && !(api_version != "v1" && p == "metadata/name")
+                && !(is_rb && p == "subjects/namespace")
+        })
+        .cloned()
+        .collect();
+    on_specs(r, &specs, &gvk, Create::Scalar, &mut |v| {
+        match v {
+            Value::Map(_) | Value::Seq(_) => {
+                return Err("namespace field specs must target scalar nodes".into());
+            }
+            _ => *v = ns.into(),
+        }
+        Ok(())
+    })
 }
 
 fn skip_prefix_suffix(id: &Gvk) -> bool {

@@ -378,7 +378,8 @@ fn match_field(key: &str, fields: &'static [&'static str]) -> Option<&'static st
     fields.iter().copied().find(|f| fold_eq(f, key))
 }
 
-fn fold_eq(a: &str, b: &str) -> bool {
+/// Go's `bytes.EqualFold` (Unicode simple folding).
+pub(crate) fn fold_eq(a: &str, b: &str) -> bool {
     let mut ai = a.chars();
     let mut bi = b.chars();
     loop {
