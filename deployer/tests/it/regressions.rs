@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::support::{deployer, kubectl, same_as_kubectl, text, tree};
-use std::path::Path;
 use std::process::Command;
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
