@@ -112,26 +112,8 @@ pub fn record_transformer(resources: &mut [Resource], o: &Origin) {
             None => r.origin = Some(o.clone()),
             Some(_) => r.transformations.push(o.clone()),
         }
-        annotations_as_text(r);
-    }
-}
-
-/// kustomize writes the origin and transformation records as annotations
-/// (`SetAnnotations(map[string]string)`), which turns every annotation into the string it
-/// was written as (`1.50` stays `"1.50"` through later JSON round trips).
-pub fn annotations_as_text(r: &mut Resource) {
-    if let Some(Value::Map(m)) = r
-        .obj
-        .get_mut("metadata")
-        .and_then(|m| m.get_mut("annotations"))
-    {
-        for (_, v) in m.iter_mut() {
-            if !matches!(v, Value::Str(_))
-                && let Some(t) = v.scalar_text()
-            {
-                *v = Value::Str(t);
-            }
-        }
+        // The records are annotations (`1.50` stays `"1.50"` through later JSON round trips).
+        r.rebuild_meta_map("annotations");
     }
 }
 
@@ -167,17 +149,7 @@ pub fn finish(resources: &mut [Resource], build_metadata: &[String]) {
         if want("managedByLabel")
             && let Some(meta) = r.metadata_mut()
         {
-            // Observed kustomize v5.5.0 behaviour: with the managed-by label, every label
-            // comes out as the string it was written as.
-            if let Some(Value::Map(labels)) = meta.get_mut("labels") {
-                for (_, v) in labels.iter_mut() {
-                    if !matches!(v, Value::Str(_) | Value::Map(_) | Value::Seq(_))
-                        && let Some(t) = v.scalar_text()
-                    {
-                        *v = Value::Str(t);
-                    }
-                }
-            }
+            // kustomize adds it with its label transformer: the other labels stay as they are.
             let slot = meta.entry("labels".to_string()).or_insert(Value::NULL);
             if !matches!(slot, Value::Map(_)) {
                 *slot = Value::Map(Default::default());

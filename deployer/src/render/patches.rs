@@ -65,6 +65,8 @@ impl Target<'_> {
                 r.links.clear();
                 r.untagged.clear();
                 r.namespace_plain_tagged = false;
+                // The transformer then writes the annotations back as a string map.
+                r.rebuild_meta_map("annotations");
                 if let Some(Value::Map(meta)) = r.obj.get_mut("metadata")
                     && matches!(meta.get("annotations"), Some(Value::Map(a)) if a.is_empty())
                 {
@@ -130,9 +132,13 @@ impl Target<'_> {
                 });
                 let keep = patch_smp::apply_with(&mut r.obj, &pv, schema, custom).map_err(&bad)?;
                 // A field the patch sets holds the patch's node afterwards, not a shared one.
-                r.links.retain(|(path, _)| !touches(&pv, path));
-                for path in std::mem::take(&mut r.untagged) {
-                    if let Some(v) = super::fieldspec::at_path(&mut r.obj, &path)
+                r.links.retain(|(path, _)| !patch_has(&pv, path, true));
+                // The merge writes every field back with kyaml's `FieldSetter`, which quotes
+                // an untagged node YAML 1.1 reads as another type; the node stays untagged
+                // (a later var treats it as a string) unless the patch replaced it.
+                r.untagged.retain(|path| !patch_has(&pv, path, false));
+                for path in &r.untagged {
+                    if let Some(v) = super::fieldspec::at_path(&mut r.obj, path)
                         && let Some(text) = v.written().map(str::to_string)
                         && !matches!(v, Value::Time { .. })
                     {
@@ -171,8 +177,10 @@ impl Target<'_> {
     }
 }
 
-/// Whether a strategic-merge patch has a value at `path` (a list on the way counts).
-fn touches(patch: &Value, path: &[super::fieldspec::Seg]) -> bool {
+/// Whether a strategic-merge patch has a value at `path`. Which list element a patch
+/// element merges into is not followed: a list on the way counts as touched when
+/// `list_counts`, else as not set.
+fn patch_has(patch: &Value, path: &[super::fieldspec::Seg], list_counts: bool) -> bool {
     let mut cur = patch;
     for seg in path {
         match (cur, seg) {
@@ -180,7 +188,7 @@ fn touches(patch: &Value, path: &[super::fieldspec::Seg]) -> bool {
                 Some(v) => cur = v,
                 None => return false,
             },
-            (Value::Seq(_), _) => return true,
+            (Value::Seq(_), _) => return list_counts,
             _ => return false,
         }
     }

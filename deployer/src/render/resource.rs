@@ -223,6 +223,27 @@ impl Resource {
         }
         self.prev_ids.push(id);
     }
+
+    /// kustomize rewrites a whole map with `SetAnnotations`/`SetLabels(map[string]string)`
+    /// when it records origins (`buildMetadata`), after a JSON 6902 patch, and when it
+    /// merges a generated object into another: the map is built anew from the text of each
+    /// value. Every value becomes the string it was written as, and no longer shares its node
+    /// with other fields. (Its single-key records, previous ids, prefixes, `refBy`, leave
+    /// the other values alone.)
+    pub fn rebuild_meta_map(&mut self, field: &str) {
+        self.links.retain(|(path, _)| {
+            !matches!(path.as_slice(), [super::fieldspec::Seg::Key(m), super::fieldspec::Seg::Key(f), ..] if m == "metadata" && f == field)
+        });
+        if let Some(Value::Map(m)) = self.obj.get_mut("metadata").and_then(|m| m.get_mut(field)) {
+            for (_, v) in m.iter_mut() {
+                if !matches!(v, Value::Str(_) | Value::Map(_) | Value::Seq(_))
+                    && let Some(t) = v.scalar_text()
+                {
+                    *v = Value::Str(t);
+                }
+            }
+        }
+    }
     pub fn any_id_matches(&self, id: &ResId) -> bool {
         self.prev_ids.iter().any(|p| p.equals(id)) || self.cur_id_equals(id)
     }

@@ -3,6 +3,7 @@
 //! when it is missing, optionally as one part of a file path held in the field.
 
 use super::fieldpath::resolve_untagged;
+use super::fieldspec::Seg;
 use super::resource::Resource;
 use crate::yaml::scalar::{self, Scalar, Schema, Style};
 use crate::yaml::{Map, Value};
@@ -20,7 +21,8 @@ pub fn add(
     file_path_position: i64,
 ) -> Result<(), String> {
     let path = split(field_path);
-    let Some(node) = lookup_create(&mut r.obj, &path)? else {
+    let mut at = Vec::new();
+    let Some(node) = lookup_create(&mut r.obj, &path, &mut at)? else {
         return Ok(());
     };
     let (old, old_text) = match &*node {
@@ -136,7 +138,11 @@ fn created_for(next: Option<&String>) -> Value {
 /// `[name=value]` / `[=value]` list elements (the first whose text is exactly `value`;
 /// appended when none is), and indexes (`-` the last element; never created). `None` where
 /// kyaml stops: a null on the way, an index past the end.
-fn lookup_create<'v>(v: &'v mut Value, path: &[String]) -> Result<Option<&'v mut Value>, String> {
+fn lookup_create<'v>(
+    v: &'v mut Value,
+    path: &[String],
+    at: &mut Vec<Seg>,
+) -> Result<Option<&'v mut Value>, String> {
     let mut cur = v;
     for (i, part) in path.iter().enumerate() {
         let next = path.get(i + 1);
@@ -152,7 +158,10 @@ fn lookup_create<'v>(v: &'v mut Value, path: &[String]) -> Result<Option<&'v mut
             }
             match cur {
                 Value::Seq(items) => match items.get_mut(idx as usize) {
-                    Some(item) => item,
+                    Some(item) => {
+                        at.push(Seg::Index(idx as usize));
+                        item
+                    }
                     None => return Ok(None),
                 },
                 Value::Null(_) => return Ok(None),
@@ -161,8 +170,11 @@ fn lookup_create<'v>(v: &'v mut Value, path: &[String]) -> Result<Option<&'v mut
         } else if part == "-" {
             match cur {
                 // kustomize v5.5.0 crashes on `-` in an empty list.
-                Value::Seq(items) => match items.last_mut() {
-                    Some(last) => last,
+                Value::Seq(items) => match items.len().checked_sub(1) {
+                    Some(last) => {
+                        at.push(Seg::Index(last));
+                        &mut items[last]
+                    }
                     None => {
                         return Err(format!("`-` in `{}` selects no element", path.join("/")));
                     }
@@ -201,8 +213,8 @@ fn lookup_create<'v>(v: &'v mut Value, path: &[String]) -> Result<Option<&'v mut
                     matches!(item, Value::Map(m) if m.get(name).is_some_and(|f| text(f) == value))
                 }
             });
-            let at = match found {
-                Some(at) => at,
+            let at_index = match found {
+                Some(i) => i,
                 None => {
                     // The element is appended with the value as an untagged plain scalar.
                     let v = resolve_untagged(value);
@@ -216,13 +228,15 @@ fn lookup_create<'v>(v: &'v mut Value, path: &[String]) -> Result<Option<&'v mut
                     items.len() - 1
                 }
             };
-            &mut items[at]
+            at.push(Seg::Index(at_index));
+            &mut items[at_index]
         } else {
             match cur {
                 Value::Map(m) => {
                     if !m.contains_key(part.as_str()) {
                         m.insert(part.clone(), created_for(next));
                     }
+                    at.push(Seg::Key(part.clone()));
                     match m.get_mut(part.as_str()) {
                         Some(field) => field,
                         None => return Ok(None),

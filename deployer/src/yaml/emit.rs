@@ -626,7 +626,9 @@ pub fn plain_allowed(s: &str, flow: bool) -> bool {
 }
 
 /// go-yaml v2's map key order (`keyList.Less`): runs of digits compare as numbers,
-/// letters sort after non-letters, otherwise by code point.
+/// letters sort after non-letters, otherwise by code point. Letters and digits are Go's
+/// `unicode.IsLetter` and `unicode.IsDigit`, and a digit's value is its code point minus
+/// `'0'` (so a non-ASCII digit counts for far more than nine).
 pub fn key_order(a: &str, b: &str) -> Ordering {
     if a == b {
         return Ordering::Equal;
@@ -637,8 +639,8 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         if ar[i] == br[i] {
             continue;
         }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
+        let al = is_go_letter(ar[i]);
+        let bl = is_go_letter(br[i]);
         if al && bl {
             return ar[i].cmp(&br[i]);
         }
@@ -652,7 +654,7 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         let (mut an, mut bn): (i64, i64) = (0, 0);
         if ar[i] == '0' || br[i] == '0' {
             let mut j = i;
-            while j > 0 && ar[j - 1].is_ascii_digit() {
+            while j > 0 && is_go_digit(ar[j - 1]) {
                 j -= 1;
                 if ar[j] != '0' {
                     an = 1;
@@ -661,18 +663,15 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
                 }
             }
         }
+        let digit = |c: char| i64::from(c as u32) - i64::from(b'0');
         let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+        while ai < ar.len() && is_go_digit(ar[ai]) {
+            an = an.wrapping_mul(10).wrapping_add(digit(ar[ai]));
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
+        while bi < br.len() && is_go_digit(br[bi]) {
+            bn = bn.wrapping_mul(10).wrapping_add(digit(br[bi]));
             bi += 1;
         }
         if an != bn {
@@ -684,6 +683,38 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         return ar[i].cmp(&br[i]);
     }
     ar.len().cmp(&br.len())
+}
+
+/// Unicode general categories Go's `unicode` package tests, for characters beyond ASCII
+/// (compiled when the first such key is sorted).
+fn unicode_class(letter: bool) -> Option<&'static regex::Regex> {
+    static CLASSES: std::sync::OnceLock<Option<(regex::Regex, regex::Regex)>> =
+        std::sync::OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        Some((
+            regex::Regex::new(r"^\p{L}$").ok()?,
+            regex::Regex::new(r"^\p{Nd}$").ok()?,
+        ))
+    });
+    classes.as_ref().map(|(l, d)| if letter { l } else { d })
+}
+
+/// Go `unicode.IsLetter` (general category L).
+fn is_go_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    let mut buf = [0u8; 4];
+    unicode_class(true).map_or(c.is_alphabetic(), |re| re.is_match(c.encode_utf8(&mut buf)))
+}
+
+/// Go `unicode.IsDigit` (general category Nd).
+fn is_go_digit(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    let mut buf = [0u8; 4];
+    unicode_class(false).map_or(c.is_numeric(), |re| re.is_match(c.encode_utf8(&mut buf)))
 }
 
 #[cfg(test)]
@@ -710,6 +741,12 @@ mod tests {
         keys.sort_by(|a, b| key_order(a, b));
         // Non-letters compare by their digit runs (none here = 0), so `_x` precedes `1`.
         assert_eq!(keys, vec!["_x", "1", "A", "a", "a9", "a10", "b"]);
+        // Go's categories beyond ASCII: `٣` (Arabic-Indic three) is a digit worth
+        // 0x663 - '0'; `ⅷ` (a letter number) and `²` are not letters (they sort by code
+        // point after `_`); `ß` is one. (Checked against kubectl kustomize.)
+        let mut keys = vec!["k٣", "k3", "k12", "kⅷ", "k²", "kß", "ka", "k_"];
+        keys.sort_by(|a, b| key_order(a, b));
+        assert_eq!(keys, vec!["k_", "k²", "kⅷ", "k3", "k12", "k٣", "ka", "kß"]);
     }
 
     /// Layouts, each checked against `kubectl kustomize` (v5.5.0) output.

@@ -237,6 +237,19 @@ pub fn from_node(node: Node<'_>, budget: &mut Budget) -> Result<Value, DecodeErr
     V3 {
         budget,
         flow: false,
+        flow_text: true,
+    }
+    .value(node, 0, false, true)
+}
+
+/// [`from_node`] for a `List` document: kustomize reads its items through go-yaml v3 into
+/// `map[string]interface{}` before printing anything, so a date-time is a time wherever it
+/// is written (its RFC 3339 text after the round trip), in a flow collection too.
+pub fn from_list_node(node: Node<'_>, budget: &mut Budget) -> Result<Value, DecodeError> {
+    V3 {
+        budget,
+        flow: false,
+        flow_text: false,
     }
     .value(node, 0, false, true)
 }
@@ -245,6 +258,8 @@ struct V3<'b> {
     budget: &'b mut Budget,
     /// The node being decoded sits in a flow collection (`[...]`, `{...}`).
     flow: bool,
+    /// A date-time in a flow collection keeps its text (see [`V3::value`]).
+    flow_text: bool,
 }
 
 impl V3<'_> {
@@ -280,7 +295,7 @@ impl V3<'_> {
                     // libyaml cannot write plain there, so it is quoted and decodes as the
                     // string it was written as; anywhere else it decodes as a time.
                     Scalar::Timestamp(t, _)
-                        if self.flow && !super::emit::plain_allowed(&t, true) =>
+                        if self.flow_text && self.flow && !super::emit::plain_allowed(&t, true) =>
                     {
                         Value::Str(t.into_owned())
                     }
@@ -416,16 +431,21 @@ pub fn json_roundtrip(v: &mut Value) {
     roundtrip(v, true);
 }
 
-/// Items of a `List` kind are decoded by go-yaml v3 into `map[string]interface{}` and
-/// encoded again: integers keep their value, floats take `'g'` text, dates their RFC 3339
-/// text, and the written text of scalars is gone.
+/// Items of a `List` kind are decoded by go-yaml v3 into `map[string]interface{}`, encoded
+/// as JSON and read again: integers keep their value, floats take their JSON text, dates
+/// their RFC 3339 text, and the written text of scalars is gone.
 pub fn map_roundtrip(v: &mut Value) {
     roundtrip(v, false);
 }
 
-fn roundtrip(v: &mut Value, ints_as_floats: bool) {
+fn roundtrip(v: &mut Value, json_patch: bool) {
+    let ints_as_floats = json_patch;
     let retext = |f: f64| -> Value {
-        let text = scalar::format_g(f);
+        let text = if json_patch {
+            scalar::format_g(f)
+        } else {
+            scalar::json_float(f)
+        };
         match scalar::resolve(&text, Style::Plain, None, Schema::V3) {
             Ok(Scalar::Int(i)) => Value::Int(i, Some(text.into())),
             _ => Value::Float(f, Some(text.into())),
@@ -446,8 +466,8 @@ fn roundtrip(v: &mut Value, ints_as_floats: bool) {
         Value::Float(f, _) => *v = retext(*f),
         Value::Time { json, .. } => *v = Value::Str(std::mem::take(json)),
         Value::Str(_) => {}
-        Value::Seq(items) => items.iter_mut().for_each(|i| roundtrip(i, ints_as_floats)),
-        Value::Map(m) => m.values_mut().for_each(|i| roundtrip(i, ints_as_floats)),
+        Value::Seq(items) => items.iter_mut().for_each(|i| roundtrip(i, json_patch)),
+        Value::Map(m) => m.values_mut().for_each(|i| roundtrip(i, json_patch)),
     }
 }
 
