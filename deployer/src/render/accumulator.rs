@@ -37,7 +37,7 @@ impl Accumulator {
             k.namespace = id.effective_namespace().to_string();
             k
         };
-        let mut seen: std::collections::HashSet<super::resource::ResId> =
+        let mut seen: foldhash::HashSet<super::resource::ResId> =
             self.resources.iter().map(|r| key(&r.cur_id())).collect();
         for r in rs {
             let id = r.cur_id();

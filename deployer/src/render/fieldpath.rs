@@ -170,7 +170,7 @@ fn empty(kind: CreateKind) -> Value {
     match kind {
         CreateKind::Scalar => Value::Null(None),
         CreateKind::Seq => Value::Seq(Vec::new()),
-        CreateKind::Map => Value::Map(Map::new()),
+        CreateKind::Map => Value::Map(Map::default()),
     }
 }
 
@@ -245,7 +245,7 @@ fn visit(
                 value
             } else {
                 scalar_at.push(Seg::Key(k.to_string()));
-                let mut m = Map::new();
+                let mut m = Map::default();
                 m.insert(k.to_string(), value);
                 Value::Map(m)
             });

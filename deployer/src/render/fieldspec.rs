@@ -366,7 +366,7 @@ pub fn walk_at(
             };
             if field.is_null() && creating {
                 if path.len() > 1 || leaf == Create::Map {
-                    *field = Value::Map(Map::new());
+                    *field = Value::Map(Map::default());
                 } else {
                     *field = Value::Str(String::new());
                 }

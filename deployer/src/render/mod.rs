@@ -69,15 +69,16 @@ pub fn check_kustomization(file: &Path, text: &str, limits: &Limits) -> Result<(
 }
 
 /// Builds the kustomization in `dir` and returns the YAML stream `kustomize build` prints:
-/// the objects of [`build_objects`], printed.
+/// the objects of [`build_objects`], printed. (They are printed from the trees their JSON
+/// bodies are made of, which the printer reads the same way: no JSON is built to print.)
 pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
-    let objects = build_objects(dir, opts)?;
-    let mut out = String::new();
-    for (i, o) in objects.iter().enumerate() {
+    let trees = build_trees(dir, opts)?;
+    let mut out = String::with_capacity(trees.len() * 1024);
+    for (i, v) in trees.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&o.to_yaml());
+        crate::yaml::emit::write_yaml(v, &mut out);
     }
     Ok(out)
 }
@@ -85,22 +86,28 @@ pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
 /// Builds the kustomization in `dir` into typed objects, in kustomize's output order: what
 /// the cluster side applies, and what [`build`] prints.
 pub fn build_objects(dir: &Path, opts: &RenderOptions) -> Result<Vec<Object>, RenderError> {
+    Ok(build_trees(dir, opts)?
+        .into_iter()
+        .map(Object::from_value)
+        .collect())
+}
+
+/// The objects of a build as trees after kustomize's JSON round trip
+/// ([`value::normalise_output`]).
+fn build_trees(dir: &Path, opts: &RenderOptions) -> Result<Vec<value::Value>, RenderError> {
     let (file, resources) = build_resources(dir, opts)?;
     resources
         .into_iter()
         .map(|r| {
-            let id = r.cur_id().describe();
             let mut v = r.obj;
-            value::normalise_output(&mut v).map_err(|message| RenderError::Object {
-                file: file.clone(),
-                object: id.clone(),
-                message,
-            })?;
-            Object::from_value(v).map_err(|message| RenderError::Object {
-                file: file.clone(),
-                object: id,
-                message,
-            })
+            match value::normalise_output(&mut v) {
+                Ok(()) => Ok(v),
+                Err(message) => Err(RenderError::Object {
+                    file: file.clone(),
+                    object: resource::Resource::new(v).cur_id().describe(),
+                    message,
+                }),
+            }
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 
 use super::kustomization::SortOptions;
 use super::resource::{Gvk, ResId, Resource, or};
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 pub const DEFAULT_ORDER_FIRST: &[&str] = &[
     "Namespace",
@@ -103,7 +103,7 @@ pub fn sort(resources: &mut [Resource], order: &SortOrder) {
     let SortOrder::Legacy { first, last } = order else {
         return;
     };
-    let mut ranks: HashMap<&str, i64> = HashMap::new();
+    let mut ranks: HashMap<&str, i64> = HashMap::default();
     let n = first.len() as i64;
     for (i, k) in first.iter().enumerate() {
         ranks.insert(k, -n + i as i64);

@@ -35,9 +35,14 @@ impl Target<'_> {
         if trimmed.is_empty() {
             return Err(bad("patch appears to be empty".into()));
         }
-        let ops = patch_json6902::parse_ops(trimmed, &self.ldr.limits);
-        if field == "patchesJson6902" || ops.is_ok() {
-            let ops = ops.map_err(&bad)?;
+        // A JSON 6902 patch is a list; anything that starts like a mapping or a scalar cannot
+        // be one (kustomize would fail to decode it as one), so it is not tried.
+        let ops = (field == "patchesJson6902" || may_be_a_list(trimmed))
+            .then(|| patch_json6902::parse_ops(trimmed, &self.ldr.limits));
+        if field == "patchesJson6902" || ops.as_ref().is_some_and(Result::is_ok) {
+            let ops = ops
+                .unwrap_or_else(|| Err("not a list of operations".into()))
+                .map_err(&bad)?;
             let Some(target) = &p.target else {
                 return Err(bad("must specify a target for JSON patch".into()));
             };
@@ -175,6 +180,16 @@ impl Target<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether YAML text may be a sequence: its first character that is not in a comment or
+/// a `---` line starts a block sequence entry, a flow sequence, or a node property.
+fn may_be_a_list(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("---"))
+        .and_then(|l| l.chars().next())
+        .is_some_and(|c| matches!(c, '-' | '[' | '!' | '&' | '*' | '%'))
 }
 
 /// Whether a strategic-merge patch has a value at `path`. Which list element a patch

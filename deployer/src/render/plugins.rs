@@ -209,8 +209,8 @@ fn iam_policy(file: &Path, cfg: &Value) -> Result<Resource, RenderError> {
             message: format!("cloud provider {} not supported yet", c.cloud),
         });
     }
-    let mut meta = crate::yaml::Map::new();
-    let mut annos = crate::yaml::Map::new();
+    let mut meta = crate::yaml::Map::default();
+    let mut annos = crate::yaml::Map::default();
     annos.insert(
         "iam.gke.io/gcp-service-account".into(),
         Value::Str(format!(
@@ -226,7 +226,7 @@ fn iam_policy(file: &Path, cfg: &Value) -> Result<Resource, RenderError> {
             Value::Str(c.kubernetes_service.namespace),
         );
     }
-    let mut obj = crate::yaml::Map::new();
+    let mut obj = crate::yaml::Map::default();
     obj.insert("apiVersion".into(), "v1".into());
     obj.insert("kind".into(), "ServiceAccount".into());
     obj.insert("metadata".into(), Value::Map(meta));

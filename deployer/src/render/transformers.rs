@@ -46,7 +46,7 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
         namespace_filter(r, ns, specs)?;
     }
     // A namespace change may make two objects identical.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = foldhash::HashSet::default();
     for r in resources.iter() {
         let mut id = r.cur_id();
         id.namespace = id.effective_namespace().to_string();

@@ -130,7 +130,7 @@ fn created_for(next: Option<&String>) -> Value {
     match next {
         None => Value::NULL,
         Some(n) if is_list_index(n) || atoi(n).is_some_and(|i| i >= 0) => Value::Seq(Vec::new()),
-        Some(_) => Value::Map(Map::new()),
+        Some(_) => Value::Map(Map::default()),
     }
 }
 
@@ -221,7 +221,7 @@ fn lookup_create<'v>(
                     items.push(if name.is_empty() {
                         v
                     } else {
-                        let mut m = Map::new();
+                        let mut m = Map::default();
                         m.insert(name.to_string(), v);
                         Value::Map(m)
                     });

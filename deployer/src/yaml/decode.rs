@@ -706,7 +706,7 @@ impl<'de> de::Deserialize<'de> for Value {
                 Ok(Value::Seq(items))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
-                let mut m = super::value::Map::new();
+                let mut m = super::value::Map::default();
                 while let Some((k, v)) = a.next_entry::<String, Value>()? {
                     m.insert(k, v);
                 }
@@ -880,7 +880,7 @@ mod tests {
 
     #[test]
     fn numbers_as_strings_for_plugin_configs() {
-        let mut m = crate::yaml::value::Map::new();
+        let mut m = crate::yaml::value::Map::default();
         m.insert("name".into(), Value::Str("a".into()));
         m.insert("newTag".into(), Value::Float(1.1, None));
         let img: Image = from_value(&Value::Map(m), Rules::NumbersAsStrings).unwrap();

@@ -69,8 +69,15 @@ impl Printable for serde_json::Value {
 
 /// Prints one document (no `---`); always ends with a newline.
 pub fn to_yaml<T: Printable>(v: &T) -> String {
+    let mut out = String::with_capacity(1024);
+    write_yaml(v, &mut out);
+    out
+}
+
+/// [`to_yaml`], appending to `out`.
+pub fn write_yaml<T: Printable>(v: &T, out: &mut String) {
     let mut e = Emitter {
-        out: String::with_capacity(1024),
+        out: std::mem::take(out),
         column: 0,
         indent: -1,
         indents: Vec::new(),
@@ -81,7 +88,7 @@ pub fn to_yaml<T: Printable>(v: &T) -> String {
     e.node(v, Context::Root);
     // Document end (implicit): `write_indent`.
     e.write_indent();
-    e.out
+    *out = e.out;
 }
 
 /// Where a node sits (libyaml's root/sequence/mapping/simple-key contexts).
@@ -494,6 +501,21 @@ fn analyze(s: &str) -> Analysis {
             block_allowed: false,
         };
     }
+    // Most names, kinds, labels and images: nothing below can apply.
+    let b = s.as_bytes();
+    if (b[0].is_ascii_alphanumeric() || b[0] == b'_' || b[0] == b'/')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/'))
+    {
+        return Analysis {
+            multiline: false,
+            flow_plain_allowed: true,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+    }
     let mut block_indicators = false;
     let mut flow_indicators = false;
     if s.starts_with("---") || s.starts_with("...") {
@@ -633,16 +655,25 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
     if a == b {
         return Ordering::Equal;
     }
+    if a.is_ascii() && b.is_ascii() {
+        return natural_order(a.as_bytes(), b.as_bytes(), |c| char::from(c));
+    }
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
+    natural_order(&ar, &br, |c| c)
+}
+
+/// [`key_order`] over the characters of two keys (bytes when both are ASCII).
+fn natural_order<T: Copy + Ord>(ar: &[T], br: &[T], ch: impl Fn(T) -> char) -> Ordering {
     for i in 0..ar.len().min(br.len()) {
         if ar[i] == br[i] {
             continue;
         }
-        let al = is_go_letter(ar[i]);
-        let bl = is_go_letter(br[i]);
+        let (ac, bc) = (ch(ar[i]), ch(br[i]));
+        let al = is_go_letter(ac);
+        let bl = is_go_letter(bc);
         if al && bl {
-            return ar[i].cmp(&br[i]);
+            return ac.cmp(&bc);
         }
         if al || bl {
             return if bl {
@@ -652,11 +683,11 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
             };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
+        if ac == '0' || bc == '0' {
             let mut j = i;
-            while j > 0 && is_go_digit(ar[j - 1]) {
+            while j > 0 && is_go_digit(ch(ar[j - 1])) {
                 j -= 1;
-                if ar[j] != '0' {
+                if ch(ar[j]) != '0' {
                     an = 1;
                     bn = 1;
                     break;
@@ -665,13 +696,13 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         }
         let digit = |c: char| i64::from(c as u32) - i64::from(b'0');
         let mut ai = i;
-        while ai < ar.len() && is_go_digit(ar[ai]) {
-            an = an.wrapping_mul(10).wrapping_add(digit(ar[ai]));
+        while ai < ar.len() && is_go_digit(ch(ar[ai])) {
+            an = an.wrapping_mul(10).wrapping_add(digit(ch(ar[ai])));
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && is_go_digit(br[bi]) {
-            bn = bn.wrapping_mul(10).wrapping_add(digit(br[bi]));
+        while bi < br.len() && is_go_digit(ch(br[bi])) {
+            bn = bn.wrapping_mul(10).wrapping_add(digit(ch(br[bi])));
             bi += 1;
         }
         if an != bn {
@@ -680,7 +711,7 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         if ai != bi {
             return ai.cmp(&bi);
         }
-        return ar[i].cmp(&br[i]);
+        return ac.cmp(&bc);
     }
     ar.len().cmp(&br.len())
 }
@@ -760,7 +791,7 @@ mod tests {
                     ("a", s("true")),
                     ("c", s(": t")),
                     ("d", s("x\ny\n")),
-                    ("e", Value::Map(Map::new())),
+                    ("e", Value::Map(Map::default())),
                     ("f", Value::Seq(vec![])),
                     ("g", s("")),
                 ]),

@@ -267,6 +267,9 @@ pub fn parse(text: &str, which: Documents, limits: &Limits) -> Result<Tree, Pars
         });
     }
     check_characters(text)?;
+    if which == Documents::First {
+        check_bom_v2(text)?;
+    }
     let masked = mask_bom(text);
     let (text, mask) = match &masked {
         Some((t, m)) => (t.as_str(), Some(*m)),
@@ -370,6 +373,22 @@ fn check_characters(text: &str) -> Result<(), ParseError> {
         });
     }
     Ok(())
+}
+
+/// go-yaml v2, which reads kustomize's own files, skips a character at the start of a line
+/// whenever its read buffer happens to begin with a byte-order mark (`is_bom` looks at the
+/// buffer's start, not at the current position), so a U+FEFF that lands on a 512-byte
+/// boundary of the file makes it misread the lines after it. Such a file is refused
+/// wherever the character sits; `"\uFEFF"` in a double-quoted string says the same safely.
+fn check_bom_v2(text: &str) -> Result<(), ParseError> {
+    let body = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    match body.find('\u{FEFF}') {
+        None => Ok(()),
+        Some(i) => Err(ParseError {
+            line: line_of(text, i + (text.len() - body.len())),
+            message: "a byte-order mark (U+FEFF) inside the file: kustomize's YAML reader (go-yaml v2) can misread the lines after it; write it as \"\\uFEFF\" in a double-quoted string".into(),
+        }),
+    }
 }
 
 /// A byte-order mark inside a document is content to go-yaml but an error to saphyr: it is

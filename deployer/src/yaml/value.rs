@@ -9,7 +9,8 @@ use super::scalar::{self, Scalar, Schema, Style};
 use super::tree::{Limits, Node, NodeKind};
 use indexmap::IndexMap;
 
-pub type Map = IndexMap<String, Value>;
+/// A mapping in input order, hashed with foldhash (keys are small; SipHash dominated).
+pub type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
 
 /// A resolved node. Non-string scalars keep the text they were written as (`1.50`, `0x10`,
 /// `~`), which kustomize uses wherever it reads a node's `Value` rather than its meaning
@@ -133,7 +134,7 @@ impl Value {
         let m = self.as_map_mut()?;
         let slot = m.entry(key.to_string()).or_insert(Value::NULL);
         if slot.is_null() {
-            *slot = Value::Map(Map::new());
+            *slot = Value::Map(Map::default());
         }
         slot.as_map_mut()
     }
@@ -330,7 +331,7 @@ impl V3<'_> {
         in_alias: bool,
         top: bool,
     ) -> Result<Value, DecodeError> {
-        let mut map = Map::with_capacity(node.len());
+        let mut map = Map::with_capacity_and_hasher(node.len(), Default::default());
         // Keys that came from `<<` may be overridden by explicit ones.
         let mut merged: Vec<String> = Vec::new();
         for (k, v) in node.entries() {
@@ -605,33 +606,26 @@ fn fold_raw_breaks(s: &str) -> String {
     out
 }
 
-/// The JSON `encoding/json` would produce for a tree (after [`normalise_output`], which
-/// refuses the values JSON cannot hold).
-pub fn to_json(v: Value) -> Result<serde_json::Value, String> {
-    Ok(match v {
+/// The JSON `encoding/json` would produce for a tree that went through
+/// [`normalise_output`] (which refuses the values JSON cannot hold).
+pub fn to_json(v: Value) -> serde_json::Value {
+    match v {
         Value::Null(_) => serde_json::Value::Null,
         Value::Bool(b, _) => serde_json::Value::Bool(b),
+        // Integers hold `i64::MIN..=u64::MAX` (the parser's range).
         Value::Int(i, _) => match (i64::try_from(i), u64::try_from(i)) {
             (Ok(i), _) => serde_json::Value::from(i),
             (_, Ok(u)) => serde_json::Value::from(u),
-            _ => return Err(format!("integer {i} is out of range")),
+            _ => serde_json::Value::from(i as f64),
         },
         Value::Float(f, _) => serde_json::Number::from_f64(f)
-            .map(serde_json::Value::Number)
-            .ok_or_else(|| format!("json: unsupported value: {f}"))?,
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Value::Str(s) | Value::Time { json: s, .. } => serde_json::Value::String(s),
-        Value::Seq(items) => serde_json::Value::Array(
-            items
-                .into_iter()
-                .map(to_json)
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        Value::Map(m) => serde_json::Value::Object(
-            m.into_iter()
-                .map(|(k, v)| Ok((k, to_json(v)?)))
-                .collect::<Result<serde_json::Map<_, _>, String>>()?,
-        ),
-    })
+        Value::Seq(items) => serde_json::Value::Array(items.into_iter().map(to_json).collect()),
+        Value::Map(m) => {
+            serde_json::Value::Object(m.into_iter().map(|(k, v)| (k, to_json(v))).collect())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -967,6 +967,13 @@ fn kustomization(
     Y::map(k)
 }
 
+/// A kustomization file's text. A raw U+FEFF (which go-yaml v2 can misread, and deployer
+/// refuses: DEVIATIONS.md) is written as an escape; the generator puts it only in
+/// double-quoted strings.
+fn kustomization_text(k: &Y) -> String {
+    crate::yamlgen::write(k).replace('\u{feff}', "\\uFEFF")
+}
+
 /// The image name an `images:` entry matches for a container image.
 pub fn image_name(image: &str) -> String {
     let (name, _, _) = deployer::reference::split(image);
@@ -992,16 +999,13 @@ pub fn tree(seed: u64) -> Tree {
         base_resources.push(name);
     }
     let base = kustomization(&mut rng, base_resources, &w, false, &mut files, "base");
-    let text = crate::yamlgen::write(&base);
+    let text = kustomization_text(&base);
     for name in ["gen-cfg", "creds"] {
         if text.contains(&format!("name: {name}")) {
             w.generated.push(name);
         }
     }
-    files.push((
-        "base/kustomization.yaml".into(),
-        crate::yamlgen::write(&base),
-    ));
+    files.push(("base/kustomization.yaml".into(), text.clone()));
     let root = if rng.chance(60) {
         let mut resources = vec!["../base".to_string()];
         if rng.chance(30) {
@@ -1032,7 +1036,7 @@ pub fn tree(seed: u64) -> Tree {
         }
         files.push((
             "overlay/kustomization.yaml".into(),
-            crate::yamlgen::write(&overlay),
+            kustomization_text(&overlay),
         ));
         "overlay"
     } else {
