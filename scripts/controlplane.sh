@@ -8,15 +8,18 @@
 #   controlplane.sh down DIR       stops the processes recorded in DIR/pids (TERM, then KILL)
 #   controlplane.sh env DIR        prints `export KUBECONFIG=DIR/admin.kubeconfig`
 #   controlplane.sh run DIR        up, print `ready DIR/admin.kubeconfig`, then stay until stdin
-#                                  closes (or TERM/INT) and go down: test harnesses hold the pipe,
-#                                  so the cluster goes away with the test process however it ends
+#                                  closes (or TERM/INT), go down and delete DIR (kept when
+#                                  CONTROLPLANE_KEEP=1): test harnesses hold the pipe, so the
+#                                  cluster goes away with the test process however it ends
 #
 # What runs: Kubernetes v1.35.4 (kube-apiserver, kube-controller-manager, kube-scheduler built
 # from k8s.io/kubernetes through the wrapper module in scripts/controlplane/kube, whose replace
 # lines pin every staging module to v0.35.4), etcd v3.6.16 (scripts/controlplane/etcd: etcd's
 # own go.mod has replace lines, so `go install` refuses it), and kwok v0.8.0 (a fake kubelet:
 # it marks the fake node Ready and scheduled pods Running/Ready, with its own "fast" stages).
-# The scheduler places pods, so unschedulable pods stay Pending as on a real cluster.
+# The scheduler places pods, so unschedulable pods stay Pending as on a real cluster. kwok's
+# fast stages do not renew node heartbeats, so the node lifecycle controller is given a
+# grace period longer than any test (otherwise it marks every pod NotReady after ~50 s).
 #
 # The binaries live outside the work tree, in $CONTROLPLANE_CACHE (default
 # ${XDG_CACHE_HOME:-~/.cache}/delivery-stack/controlplane/<hash of the Go module files>), so a
@@ -65,7 +68,7 @@ cmd_build() {
   log "building etcd"
   (cd "$MODULES/etcd" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
   log "building kwok $KWOK_VERSION"
-  GOBIN="$BIN" GOFLAGS= go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  GOBIN="$BIN" GOFLAGS='' go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   # kwok does nothing without stages; take its own "fast" node and pod stages from the module.
   local kwok_src; kwok_src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
   local f first=1
@@ -198,7 +201,8 @@ cmd_up() {
     --bind-address 127.0.0.1 --secure-port "$kcm_port" --leader-elect=false \
     --use-service-account-credentials --root-ca-file "$pki/ca.crt" \
     --service-account-private-key-file "$pki/sa.key" \
-    --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key"
+    --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+    --node-monitor-grace-period 24h
   start "$dir" kube-scheduler kube-scheduler --kubeconfig "$dir/scheduler.kubeconfig" \
     --authentication-kubeconfig "$dir/scheduler.kubeconfig" --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false
@@ -232,14 +236,14 @@ EOF
 }
 
 cmd_down() {
-  local dir="${1:?usage: controlplane.sh down DIR}" name pid i
+  local dir="${1:?usage: controlplane.sh down DIR}" name pid
   [ -d "$dir/pids" ] || return 0
   # Reverse start order: clients first, etcd last.
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     [ -f "$dir/pids/$name.pid" ] || continue
     pid=$(cat "$dir/pids/$name.pid")
     kill -TERM "$pid" 2>/dev/null || { rm -f "$dir/pids/$name.pid"; continue; }
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$pid" 2>/dev/null || true
     rm -f "$dir/pids/$name.pid"
   done
@@ -247,14 +251,16 @@ cmd_down() {
 
 cmd_run() {
   local dir="${1:?usage: controlplane.sh run DIR}"
-  trap 'cmd_down "$dir"; exit 0' TERM INT
+  trap 'cmd_down "$dir"; [ "${CONTROLPLANE_KEEP:-0}" = 1 ] || rm -rf "$dir"; exit 0' TERM INT
   if ! cmd_up "$dir"; then cmd_down "$dir"; exit 1; fi
   echo "ready $(cd "$dir" && pwd)/admin.kubeconfig"
   # In the background so that TERM/INT run the trap at once (bash defers traps while a
-  # foreground command runs).
-  cat >/dev/null &
+  # foreground command runs); a background job's stdin would be /dev/null, hence fd 3.
+  exec 3<&0
+  cat <&3 >/dev/null &
   wait $! || true
   cmd_down "$dir"
+  [ "${CONTROLPLANE_KEEP:-0}" = 1 ] || rm -rf "$dir"
 }
 
 case "${1:-}" in

@@ -59,6 +59,9 @@ const NOISE_ANNOTATIONS: &[&str] = &[
 pub fn normalize(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
+        // The identity is in the diff's header (and list items carry no apiVersion/kind).
+        o.remove("apiVersion");
+        o.remove("kind");
         o.remove("status");
         if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
             for k in NOISE_METADATA {

@@ -1,0 +1,6 @@
+//! deployer sync / diff / status against a real Kubernetes control plane
+//! (scripts/controlplane.sh: kube-apiserver, etcd, controller-manager, scheduler, kwok).
+
+mod harness;
+mod rbac;
+mod scenarios;
