@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// kstatus' three answers (plus `Missing` for an object the cluster does not have).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Health {
     Current,
     InProgress,

@@ -58,10 +58,14 @@ impl StatusReport {
     pub fn in_sync(&self) -> bool {
         self.objects.iter().all(|o| o.sync == Sync::InSync)
     }
+    /// Whether every object that exists is healthy (missing ones are out of sync instead).
     pub fn healthy(&self) -> bool {
-        self.objects
-            .iter()
-            .all(|o| o.health.health == super::Health::Current)
+        self.objects.iter().all(|o| {
+            matches!(
+                o.health.health,
+                super::Health::Current | super::Health::Missing
+            )
+        })
     }
 }
 

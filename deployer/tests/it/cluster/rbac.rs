@@ -67,30 +67,21 @@ fn the_dev_agents_token_syncs_dev_and_is_refused_everywhere_else() {
     let dev = root.join("config-repo/overlays/dev");
     let staging = root.join("config-repo/overlays/staging");
 
-    let out = as_agent(&kc, &["sync", dev.to_str().unwrap(), "--timeout", "90s"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let out = as_agent(&kc, &["diff", dev.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let out = as_agent(&kc, &["status", dev.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    let dev_arg = dev.to_str().unwrap();
+    for args in [
+        vec!["sync", dev_arg, "--timeout", "90s"],
+        vec!["diff", dev_arg],
+        vec!["status", dev_arg],
+    ] {
+        let out = as_agent(&kc, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
     // Pods ran under the restricted Pod Security profile of the install's namespaces.
     let deps: Value = serde_json::from_str(&kubectl(&[
         "get",

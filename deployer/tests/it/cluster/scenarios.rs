@@ -429,3 +429,51 @@ fn a_render_error_applies_and_prunes_nothing() {
     );
     assert_eq!(resource_versions(&env.ns), before);
 }
+
+#[test]
+fn status_reports_sync_state_health_and_the_recorded_revision() {
+    let env = Env::new("status");
+    let overlay = env.overlay_arg();
+    let out = deployer(&["status", &overlay]);
+    assert_code(&out, 6);
+    assert!(text(&out.stdout).contains("never"), "{}", text(&out.stdout));
+    assert_code(&env.sync(&["--revision", "abc123"]), 0);
+    let out = deployer(&["status", &overlay, "--output", "json"]);
+    assert_code(&out, 0);
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &reports[0];
+    assert_eq!(r["recorded"]["revision"], "abc123");
+    let objects = r["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 9);
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["sync"] == "in-sync" && o["health"]["health"] == "current"),
+        "{r}"
+    );
+    kubectl(&[
+        "scale",
+        "deployment/frontend-service",
+        "-n",
+        &env.ns,
+        "--replicas=2",
+    ]);
+    env.write_overlay(DROP_INGRESS);
+    let out = deployer(&["status", &overlay, "--output", "json"]);
+    assert_code(&out, 6);
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state = |name: &str| {
+        reports[0]["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| {
+                o["id"]["name"] == name
+                    && o["id"]["kind"] != "Service"
+                    && o["id"]["kind"] != "PodDisruptionBudget"
+            })
+            .map(|o| o["sync"].as_str().unwrap().to_string())
+    };
+    assert_eq!(state("frontend-service").as_deref(), Some("out-of-sync"));
+    assert_eq!(state("delivery").as_deref(), Some("extra"));
+}
