@@ -185,6 +185,9 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ClusterError> 
         // connection went idle.
         config.reset_reader_on_write = true;
     }
+    // kube-rs' own retry layer (429/503/504, up to 15 attempts) would sit below ours, unseen by
+    // the request counter and outside our bounds: ours alone decides.
+    config.default_retry = false;
     let stats = Arc::new(RequestStats::default());
     let policy = RetryPolicy {
         config: Arc::new(opts.retry.clone()),
