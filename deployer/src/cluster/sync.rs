@@ -381,7 +381,8 @@ impl Manager {
             });
             health = wait_healthy(client, &target.name, waiting, opts.timeout, progress).await;
         }
-        let unhealthy = health.values().any(|h| h.health != Health::Current);
+        // A dry run changes nothing, so the health it sees is the cluster's as it was.
+        let unhealthy = !opts.dry_run && health.values().any(|h| h.health != Health::Current);
 
         // Prune last, only after a complete apply and a healthy rollout.
         let mut pruned = Vec::new();

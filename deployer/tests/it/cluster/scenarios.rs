@@ -314,6 +314,13 @@ fn a_resource_removed_from_the_overlay_is_pruned_and_nothing_else_changes() {
         "{}",
         text(&out.stdout)
     );
+    // A dry run reports the prune and deletes nothing.
+    let out = env.sync(&["--dry-run", "--output", "json"]);
+    assert_code(&out, 0);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["pruned"][0]["id"]["kind"], "Ingress", "{report}");
+    assert_eq!(report["requests"]["writes"], 0, "{report}");
+    assert_eq!(resource_versions(&env.ns), before);
     let out = env.sync(&[]);
     assert_code(&out, 0);
     let after = resource_versions(&env.ns);
