@@ -180,7 +180,7 @@ cmd_up() {
   local pki="$dir/pki"
   start "$dir" kube-apiserver kube-apiserver --etcd-servers "http://127.0.0.1:$etcd_port" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-    --endpoint-reconciler-type none --service-cluster-ip-range 10.0.0.0/24 \
+    --endpoint-reconciler-type none --service-cluster-ip-range 10.0.0.0/16 \
     --client-ca-file "$pki/ca.crt" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$pki/sa.pub" \
     --service-account-signing-key-file "$pki/sa.key" --authorization-mode Node,RBAC \

@@ -94,6 +94,7 @@ def timed(cluster, cmd, env=None):
 
 def write_overlay(path, base, namespace, extra=""):
     os.makedirs(path, exist_ok=True)
+    base = os.path.relpath(base, path)  # kustomize refuses absolute resource paths
     with open(os.path.join(path, "kustomization.yaml"), "w") as f:
         f.write(
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"

@@ -92,10 +92,14 @@ pub async fn apply(
                     .flatten()
                     .and_then(|o| serde_json::to_value(o).ok()),
             };
-            let appliers = live_now
-                .as_ref()
-                .map(|l| appliers_among(l, &conflicts))
-                .unwrap_or_default();
+            // Without the live object the managers cannot be told apart: all are owners.
+            let appliers = match &live_now {
+                Some(l) => appliers_among(l, &conflicts),
+                None => dedup(&conflicts.iter().map(|c| c.0.as_str()).collect::<Vec<_>>())
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+            };
             if !appliers.is_empty() {
                 return Err(ClusterError::Conflict {
                     object: d.id.to_string(),

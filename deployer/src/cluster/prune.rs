@@ -13,6 +13,9 @@ use super::id::ObjectId;
 use super::order::stage_of;
 use super::resources::Kind;
 
+/// The message of a candidate that was gone before the delete (not a write).
+pub const ALREADY_GONE: &str = "already gone";
+
 /// Limits on what one sync may delete.
 #[derive(Debug, Clone, Copy)]
 pub struct PruneGuards {
@@ -105,7 +108,7 @@ pub async fn delete(
     let api = api_for(client, kind, &id.namespace);
     let Some(live) = live else {
         return match api.get_opt(&id.name).await {
-            Ok(None) => change(Action::Deleted, "already gone".into()),
+            Ok(None) => change(Action::Deleted, ALREADY_GONE.into()),
             Ok(Some(_)) => change(
                 Action::Skipped,
                 "no longer carries the inventory label (taken over by someone else); left in place"
@@ -114,19 +117,23 @@ pub async fn delete(
             Err(e) => change(Action::Failed, describe(&e)),
         };
     };
+    if dry_run {
+        // Reported, not sent: a dry-run DELETE carries its dryRun in the body, where a
+        // request counter (and a reader of audit logs) would take it for a real one.
+        return change(Action::Deleted, "dry run".into());
+    }
     // The uid precondition: never delete an object that replaced the listed one.
     let uid = live
         .pointer("/metadata/uid")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let mut params = DeleteParams::background().preconditions(Preconditions {
+    let params = DeleteParams::background().preconditions(Preconditions {
         uid,
         resource_version: None,
     });
-    params.dry_run = dry_run;
     match api.delete(&id.name, &params).await {
         Ok(_) => change(Action::Deleted, String::new()),
-        Err(e) if code(&e) == 404 => change(Action::Deleted, "already gone".into()),
+        Err(e) if code(&e) == 404 => change(Action::Deleted, ALREADY_GONE.into()),
         Err(e) if code(&e) == 409 => change(
             Action::Skipped,
             format!(

@@ -235,7 +235,13 @@ impl Manager {
         }
 
         let kinds = kinds_of(&desired, &candidates, &resolver);
-        let live = list_live(client, &kinds, &target.name).await?;
+        // Without an inventory nothing was synced here before: every object is applied, so
+        // listing would only cost requests.
+        let live = if previous.is_some() {
+            list_live(client, &kinds, &target.name).await?
+        } else {
+            LiveSet::new()
+        };
 
         let to_apply: Vec<usize> = (0..desired.len())
             .filter(|&i| !is_unchanged(&desired[i], live.get(&desired[i].id)))
@@ -257,18 +263,20 @@ impl Manager {
             })
             .collect();
         let mut inventory_written = false;
+        // What the inventory holds now: (members, revision), None if it does not exist.
+        let mut recorded = previous
+            .as_ref()
+            .map(|i| (i.members.clone(), i.revision.clone()));
 
         // Record new members before creating them: an interrupted sync must not leave
         // objects no inventory knows about.
         if !opts.dry_run && !desired_ids.is_subset(&prev_members) {
             let union: BTreeSet<ObjectId> = prev_members.union(&desired_ids).cloned().collect();
-            self.write_inventory(
-                target,
-                &union,
-                previous.as_ref().and_then(|i| i.revision.as_deref()),
-            )
-            .await?;
+            let revision = previous.as_ref().and_then(|i| i.revision.clone());
+            self.write_inventory(target, &union, revision.as_deref())
+                .await?;
             inventory_written = true;
+            recorded = Some((union, revision));
         }
 
         // Apply, stage by stage.
@@ -381,8 +389,12 @@ impl Manager {
             });
             health = wait_healthy(client, &target.name, waiting, opts.timeout, progress).await;
         }
-        // A dry run changes nothing, so the health it sees is the cluster's as it was.
-        let unhealthy = !opts.dry_run && health.values().any(|h| h.health != Health::Current);
+        // A dry run changes nothing, so the health it sees is the cluster's as it was; without
+        // --wait only what has already failed counts.
+        let unhealthy = !opts.dry_run
+            && health
+                .values()
+                .any(|h| h.health == Health::Failed || (opts.wait && h.health != Health::Current));
 
         // Prune last, only after a complete apply and a healthy rollout.
         let mut pruned = Vec::new();
@@ -414,9 +426,8 @@ impl Manager {
             };
             let members: BTreeSet<ObjectId> = desired_ids.union(&kept).cloned().collect();
             let prev_revision = previous.as_ref().and_then(|i| i.revision.clone());
-            let revision = opts.revision.clone().or(prev_revision.clone());
-            let changed_members = previous.is_none() || members != prev_members;
-            if changed_members || revision != prev_revision {
+            let revision = opts.revision.clone().or(prev_revision);
+            if recorded != Some((members.clone(), revision.clone())) {
                 self.write_inventory(target, &members, revision.as_deref())
                     .await?;
                 inventory_written = true;
@@ -428,7 +439,7 @@ impl Manager {
             .any(|c| matches!(c.action, Action::Created | Action::Configured))
             || pruned
                 .iter()
-                .any(|c| c.action == Action::Deleted && c.message.is_empty());
+                .any(|c| c.action == Action::Deleted && c.message != prune::ALREADY_GONE);
         let outcome = if failed {
             Outcome::Failed
         } else if unhealthy {

@@ -236,8 +236,11 @@ fn a_rollout_that_cannot_become_ready_fails_with_the_deployments_reason_before_t
     env.write_overlay(
         "patches:\n  - target: {kind: Deployment, name: api-service}\n    patch: |-\n      - op: add\n        path: /spec/progressDeadlineSeconds\n        value: 5\n      - op: add\n        path: /spec/template/spec/nodeSelector\n        value: {no-such-node: \"true\"}\n",
     );
-    let started = Instant::now();
     let overlay = env.overlay_arg();
+    // Without --wait the apply succeeds and nothing has failed yet.
+    let out = deployer(&["sync", &overlay, "--no-wait"]);
+    assert_code(&out, 0);
+    let started = Instant::now();
     let out = deployer(&["sync", &overlay, "--timeout", "120s"]);
     let took = started.elapsed();
     assert_code(&out, 3);
