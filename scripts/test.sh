@@ -10,8 +10,18 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
+# The control plane's Go build (module downloads, then CPU) runs beside the site build and
+# the Rust test compile; the tests wait for it only when they are about to run.
+mkdir -p target
+bash scripts/controlplane.sh build > target/controlplane-build.log 2>&1 &
+controlplane_build=$!
 bash scripts/build-site.sh
-bash scripts/controlplane.sh build
 (cd site && npm test)
+cargo test --workspace --locked --no-run
+if ! wait "$controlplane_build"; then
+  cat target/controlplane-build.log >&2
+  echo "test: scripts/controlplane.sh build failed (log above)" >&2
+  exit 1
+fi
 cargo test --workspace --locked "$@"
 bash scripts/check-image.sh

@@ -211,7 +211,7 @@ def main():
         d, k = by[(case, step, "deployer")], by[(case, step, "kubectl apply -k")]
         lines.append(
             f"| {case} | {step} | {d[2]['total']:.0f} / {k[2]['total']:.0f} = "
-            f"{d[2]['total'] / max(k[2]['total'], 1):.2f}x | {d[0] / k[0]:.2f}x | {d[1] / k[1]:.2f}x |"
+            f"{d[2]['total'] / max(k[2]['total'], 1):.3f}x | {d[0] / k[0]:.3f}x | {d[1] / k[1]:.2f}x |"
         )
     text = "\n".join(lines) + "\n"
     print(text)

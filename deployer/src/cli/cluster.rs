@@ -52,7 +52,7 @@ pub struct SyncArgs {
     #[arg(long, overrides_with = "no_wait")]
     pub wait: bool,
     /// Apply and prune without waiting for health.
-    #[arg(long)]
+    #[arg(long, overrides_with = "wait")]
     pub no_wait: bool,
     /// Deadline of the health wait.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]

@@ -250,10 +250,9 @@ fn a_dropped_watch_and_a_410_gone_are_recovered_while_waiting_for_health() {
             r.method == "GET" && r.path.ends_with("/deployments") && !r.query.contains("watch=true")
         })
         .count();
-    assert!(
-        watches >= 3,
-        "dropped, gone, then a watch that saw the rollout: {watches}"
-    );
+    // The dropped watch and the one answered 410 (then, unless the re-list already saw the
+    // rollout, the watch that did).
+    assert!(watches >= 2, "{watches}");
     // The watcher's first list and the re-list after 410 Gone (a first sync lists nothing
     // else: there is no inventory yet).
     assert!(lists >= 2, "{lists}");
