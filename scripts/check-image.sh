@@ -4,10 +4,8 @@
 # `scratch`, running as uid 65532, its HEALTHCHECK self-probe, real traffic, and exit 0 on
 # SIGTERM as PID 1 with the shutdown report logged.
 #
-# The build stages are reproduced on the host (the same RUSTFLAGS and cargo command;
-# scripts/build-site.sh for the site) because no base image can be pulled on this machine
-# kind. The final stage's lines are taken from each Dockerfile itself, so a change there is
-# what gets tested.
+# The final stages are built as scripts/lib/images.sh describes (build stages reproduced on
+# the host: no base image can be pulled here).
 #
 # Usage: scripts/check-image.sh [api|frontend]...   (default: both)
 # Needs: podman + runc, curl, file, python3, root (scripts/install-deps.sh installs them).
@@ -18,9 +16,8 @@ for tool in podman runc curl file python3; do
   command -v "$tool" >/dev/null || { echo "check-image: $tool missing (run scripts/install-deps.sh)" >&2; exit 1; }
 done
 
-target_dir="${CARGO_TARGET_DIR:-target}"
-# cgroup v1 here: crun fails, runc works; rlimits cannot be raised inside this sandbox.
-P=(--runtime runc --cgroup-manager cgroupfs)
+# shellcheck source=scripts/lib/images.sh
+source scripts/lib/images.sh
 RUN=("${P[@]}" run --no-healthcheck --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network host)
 containers=() images=() pids=() dirs=()
 cleanup() {
@@ -38,29 +35,6 @@ fail() {
   exit 1
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# static_binary PACKAGE → path of a statically linked release build, as the Dockerfiles build it.
-static_binary() {
-  RUSTFLAGS='-C target-feature=+crt-static' \
-    cargo build --release --locked -q -p "$1" --target x86_64-unknown-linux-gnu
-  local bin="$target_dir/x86_64-unknown-linux-gnu/release/$1"
-  file "$bin" | grep -q 'static' || fail "$bin is not statically linked"
-  echo "$bin"
-}
-
-# build_final DOCKERFILE CONTEXT TAG SED-EXPR... : the Dockerfile's `FROM scratch` stage with
-# its COPY --from lines pointed at files staged in CONTEXT.
-build_final() {
-  local dockerfile="$1" ctx="$2" tag="$3"; shift 3
-  local sed_args=()
-  for expr in "$@"; do sed_args+=(-e "$expr"); done
-  sed -n '/^FROM scratch/,$p' "$dockerfile" | sed "${sed_args[@]}" > "$ctx/Containerfile"
-  if grep -q -- '--from=' "$ctx/Containerfile"; then
-    fail "$dockerfile: final stage copies something this check does not stage"
-  fi
-  podman "${P[@]}" build -q --format docker -t "$tag" -f "$ctx/Containerfile" "$ctx" >/dev/null
-  images+=("$tag")
-}
 
 # expect_workspace_copied DOCKERFILE: the build stage copies every workspace member (cargo
 # refuses to build a workspace with a member missing, and that stage is not run here).
@@ -81,11 +55,13 @@ expect_image() {
 }
 
 # start NAME TAG PORT ENV... : runs the image and waits for its /healthz.
+# Extra `podman run` options for the next `start` (e.g. a seccomp profile).
+run_extra=()
 start() {
   local name="$1" tag="$2" port="$3"; shift 3
   local env_args=()
   for kv in "$@"; do env_args+=(-e "$kv"); done
-  podman "${RUN[@]}" -d --name "$name" -e PORT="$port" "${env_args[@]}" "$tag" >/dev/null
+  podman "${RUN[@]}" "${run_extra[@]}" -d --name "$name" -e PORT="$port" "${env_args[@]}" "$tag" >/dev/null
   containers+=("$name")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.1; done
   fail "no /healthz on port $port"
@@ -105,12 +81,9 @@ finish() {
 
 check_api() {
   current="api-check-$$"
-  local bin ctx tag="localhost/api-check-$$:check" port body
+  local tag="localhost/api-check-$$:check" port body
   expect_workspace_copied Dockerfile.api
-  bin="$(static_binary api)"
-  ctx="$(mktemp -d)"; dirs+=("$ctx")
-  install -D -m 0555 "$bin" "$ctx/out/api"
-  build_final Dockerfile.api "$ctx" "$tag" 's|COPY --from=build /out/api /api|COPY out/api /api|'
+  build_api_image "$tag"
   expect_image "$tag" '["CMD","/api","healthcheck"]'
   [ "$(podman image inspect --format '{{len .RootFS.Layers}}' "$tag")" = "1" ] \
     || fail "the api image should hold one layer: the binary"
@@ -124,17 +97,10 @@ check_api() {
 
 check_frontend() {
   current="frontend-check-$$"
-  local bin ctx tag="localhost/frontend-check-$$:check" api_port port body ct enc
-  [ -f site/public/index.html ] || bash scripts/build-site.sh
+  local tag="localhost/frontend-check-$$:check" api_port port body ct enc
   expect_workspace_copied Dockerfile.frontend
-  bin="$(static_binary frontend-server)"
+  build_frontend_image "$tag"
   cargo build --release --locked -q -p api
-  ctx="$(mktemp -d)"; dirs+=("$ctx")
-  install -D -m 0555 "$bin" "$ctx/out/frontend-server"
-  cp -a site/public "$ctx/public"
-  build_final Dockerfile.frontend "$ctx" "$tag" \
-    's|COPY --from=build /out/frontend-server /frontend-server|COPY out/frontend-server /frontend-server|' \
-    's|COPY --from=site /src/site/public /site|COPY public /site|'
   expect_image "$tag" '["CMD","/frontend-server","healthcheck"]'
   api_port="$(free_port)"; port="$(free_port)"
   PORT="$api_port" APP_ENV=image-check LOG_LEVEL=warn "$target_dir/release/api" & pids+=($!)
@@ -148,6 +114,36 @@ check_frontend() {
   echo "$body" | grep -q '"environment":"image-check"' || fail "proxy: status body $body"
   finish "$current" /frontend-server
   echo "check-image: frontend image OK (scratch, static, uid 65532, site at /site, Brotli, proxy, self-probe, graceful SIGTERM as PID 1)"
+  check_frontend_without_openat2 "$tag" "$api_port"
+}
+
+# The same image under a seccomp profile that refuses openat2 with EPERM (what older Docker
+# and libseccomp answer for a system call their profile does not know): the startup probe
+# must choose the checked path walk and say so, and the site must still be served.
+check_frontend_without_openat2() {
+  local tag="$1" api_port="$2" port profile logs
+  current="frontend-seccomp-check-$$"
+  profile="$(mktemp -d)/seccomp.json"; dirs+=("$(dirname "$profile")")
+  cat > "$profile" <<'EOF'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+EOF
+  port="$(free_port)"
+  run_extra=(--security-opt "seccomp=$profile")
+  start "$current" "$tag" "$port" API_UPSTREAM="http://127.0.0.1:$api_port" FALLBACK=gatsby
+  run_extra=()
+  # (Whole logs first: `grep -q` on a pipe would end the writer early, failing the pipeline.)
+  logs="$(podman logs "$current" 2>&1)"
+  grep -q '"message":"openat2 is unavailable' <<<"$logs" \
+    || fail "no log line saying openat2 is unavailable"
+  grep -q '"file_open":"checked path walk (openat2 unavailable: ' <<<"$logs" \
+    || fail "the startup line does not name the checked path walk"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ] || fail "/ is not served"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/about/")" = 200 ] || fail "/about/ is not served"
+  curl -s "http://127.0.0.1:$port/about/" | grep -q '<html' || fail "/about/ is not a page"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/no-such-page/")" = 404 ] || fail "an unknown page is not 404"
+  podman "${P[@]}" stop -t 10 "$current" >/dev/null
+  echo "check-image: frontend image under a seccomp profile refusing openat2 (EPERM): checked path walk, logged, site served"
 }
 
 [ "$#" -gt 0 ] || set -- api frontend

@@ -1,22 +1,29 @@
 //! Response bodies kept in memory: each representation of a site file (the file itself, a
-//! precompressed sibling, or gzip made here) is read or made once and then answered from
-//! memory, with one `write` per response and no file reads.
+//! precompressed sibling, or gzip made here) is read or made once, on the blocking pool,
+//! and then answered from memory, with one `write` per response and no file reads.
 //!
 //! Nothing is served stale: every request still opens and `fstat`s the file (that is how
 //! it is found and checked to be inside the root, see [`crate::static_files`]), and an entry
 //! is used only while the file's length, mtime and inode are those it was made from. A
 //! rebuilt site is picked up on the next request.
 //!
-//! Bounded: files above [`MAX_CACHED_FILE`] are streamed from disk, and once the cache holds
-//! its budget, new bodies are served without being kept (a Gatsby build is a few MB; the
-//! budget bounds a surprise, not the normal case).
+//! Bounded in bytes (`BODY_CACHE_SIZE`) and in entries (`BODY_CACHE_ENTRIES`), with CLOCK
+//! eviction (second chance, an approximation of least-recently-used): a hit only sets the
+//! entry's "used" bit under a shared read lock, and an insert that needs room sweeps a hand
+//! over the entries, evicting the first whose bit is clear and clearing the bits it passes.
+//! A scan of many distinct files therefore cycles through the budget instead of growing,
+//! and the pages in use keep their place. Files above [`MAX_CACHED_FILE`] are streamed
+//! from disk and never cached.
 
 use std::{
     collections::HashMap,
     fs::{File, Metadata},
     io::{self, Read as _},
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::SystemTime,
 };
 
@@ -24,9 +31,6 @@ use bytes::Bytes;
 
 /// Largest file whose representations are kept in memory.
 pub const MAX_CACHED_FILE: u64 = 4 << 20;
-
-/// Default total budget.
-pub const DEFAULT_BUDGET: usize = 64 << 20;
 
 /// What identifies one version of a file on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,18 +85,66 @@ pub struct CachedBody {
     pub body: Bytes,
 }
 
-/// The cache (shared by all workers; lookups take a short lock).
+/// Counters of the cache's work (for tests and diagnostics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub entries: usize,
+    pub bytes: usize,
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+}
+
+/// The cache, shared by all workers.
 #[derive(Debug)]
 pub struct BodyCache {
-    entries: Mutex<HashMap<(PathBuf, Variant), Arc<CachedBody>>>,
-    budget: usize,
+    slots: RwLock<Slots>,
+    max_bytes: usize,
+    max_entries: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Slot {
+    path: PathBuf,
+    variant: Variant,
+    entry: Arc<CachedBody>,
+    /// CLOCK's "used since the hand last passed" bit.
+    used: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    /// Path → slot index of each variant (looked up with a borrowed `&Path`: no allocation).
+    index: HashMap<PathBuf, [Option<usize>; 2]>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    hand: usize,
+    bytes: usize,
+    entries: usize,
+}
+
+impl Variant {
+    fn index(self) -> usize {
+        match self {
+            Self::AsIs => 0,
+            Self::Gzipped => 1,
+        }
+    }
 }
 
 impl BodyCache {
-    pub fn new(budget: usize) -> Self {
+    /// A cache of at most `max_bytes` of bodies in at most `max_entries` entries.
+    pub fn new(max_bytes: usize, max_entries: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
-            budget,
+            slots: RwLock::new(Slots::default()),
+            max_bytes,
+            max_entries: max_entries.max(1),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -106,8 +158,10 @@ impl BodyCache {
         variant: Variant,
     ) -> io::Result<Arc<CachedBody>> {
         if let Some(hit) = self.lookup(path, variant, stamp) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let file = file.try_clone()?;
         let body = actix_web::web::block(move || match variant {
             Variant::AsIs => read_all(file),
@@ -120,24 +174,110 @@ impl BodyCache {
         Ok(entry)
     }
 
+    pub fn stats(&self) -> CacheStats {
+        let (entries, bytes) = self.slots.read().map_or((0, 0), |s| (s.entries, s.bytes));
+        CacheStats {
+            entries,
+            bytes,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
+    }
+
     fn lookup(&self, path: &Path, variant: Variant, stamp: FileStamp) -> Option<Arc<CachedBody>> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(&(path.to_owned(), variant))
-            .filter(|e| e.stamp == stamp)
-            .map(Arc::clone)
+        let slots = self.slots.read().ok()?;
+        let i = slots.index.get(path)?[variant.index()]?;
+        let slot = slots.slots[i].as_ref()?;
+        if slot.entry.stamp != stamp {
+            return None;
+        }
+        slot.used.store(true, Ordering::Relaxed);
+        Some(Arc::clone(&slot.entry))
     }
 
     fn store(&self, path: &Path, variant: Variant, entry: Arc<CachedBody>) {
-        let Ok(mut entries) = self.entries.lock() else {
+        let len = entry.body.len();
+        if len > self.max_bytes {
+            return;
+        }
+        let Ok(mut slots) = self.slots.write() else {
             return;
         };
-        let key = (path.to_owned(), variant);
-        entries.remove(&key);
-        let used: usize = entries.values().map(|e| e.body.len()).sum();
-        if used + entry.body.len() <= self.budget {
-            entries.insert(key, entry);
+        // A previous version of the same representation goes first.
+        if let Some(i) = slots.index.get(path).and_then(|v| v[variant.index()]) {
+            slots.remove(i);
         }
+        let mut evicted = 0;
+        while slots.bytes + len > self.max_bytes || slots.entries >= self.max_entries {
+            if !slots.evict_one() {
+                break;
+            }
+            evicted += 1;
+        }
+        self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        slots.insert(Slot {
+            path: path.to_owned(),
+            variant,
+            entry,
+            used: AtomicBool::new(false),
+        });
+    }
+}
+
+impl Slots {
+    fn insert(&mut self, slot: Slot) {
+        let (path, variant) = (slot.path.clone(), slot.variant);
+        self.bytes += slot.entry.body.len();
+        self.entries += 1;
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(slot);
+                i
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        self.index.entry(path).or_default()[variant.index()] = Some(i);
+    }
+
+    fn remove(&mut self, i: usize) {
+        let Some(slot) = self.slots[i].take() else {
+            return;
+        };
+        self.bytes -= slot.entry.body.len();
+        self.entries -= 1;
+        self.free.push(i);
+        if let Some(variants) = self.index.get_mut(&slot.path) {
+            variants[slot.variant.index()] = None;
+            if variants.iter().all(Option::is_none) {
+                self.index.remove(&slot.path);
+            }
+        }
+    }
+
+    /// CLOCK: advances the hand to the first entry not used since the hand last passed it,
+    /// clearing the bits on the way, and evicts it. `false` when the cache is empty.
+    fn evict_one(&mut self) -> bool {
+        if self.entries == 0 {
+            return false;
+        }
+        // Two sweeps at most: the first clears every bit it passes.
+        for _ in 0..2 * self.slots.len() {
+            let i = self.hand;
+            self.hand = (self.hand + 1) % self.slots.len();
+            let Some(slot) = &self.slots[i] else {
+                continue;
+            };
+            if slot.used.swap(false, Ordering::Relaxed) {
+                continue;
+            }
+            self.remove(i);
+            return true;
+        }
+        false
     }
 }
 
@@ -160,41 +300,76 @@ mod tests {
         }
     }
 
+    fn put(cache: &BodyCache, path: &str, variant: Variant, len: usize) {
+        cache.store(
+            Path::new(path),
+            variant,
+            Arc::new(CachedBody {
+                stamp: stamp(len as u64),
+                body: Bytes::from(vec![b'x'; len]),
+            }),
+        );
+    }
+
+    fn has(cache: &BodyCache, path: &str, variant: Variant, len: usize) -> bool {
+        cache
+            .lookup(Path::new(path), variant, stamp(len as u64))
+            .is_some()
+    }
+
     #[test]
-    fn entries_are_used_only_for_the_same_file_version_and_within_budget() {
-        let cache = BodyCache::new(10);
-        let put = |path: &str, body: &'static [u8]| {
-            cache.store(
-                Path::new(path),
-                Variant::AsIs,
-                Arc::new(CachedBody {
-                    stamp: stamp(1),
-                    body: Bytes::from_static(body),
-                }),
+    fn entries_are_used_only_for_the_same_file_version() {
+        let cache = BodyCache::new(100, 10);
+        put(&cache, "/a", Variant::AsIs, 5);
+        assert!(has(&cache, "/a", Variant::AsIs, 5));
+        assert!(!has(&cache, "/a", Variant::AsIs, 6), "another version");
+        assert!(
+            !has(&cache, "/a", Variant::Gzipped, 5),
+            "another representation"
+        );
+        // A new version replaces the old one, not adds to it.
+        put(&cache, "/a", Variant::AsIs, 7);
+        assert!(has(&cache, "/a", Variant::AsIs, 7));
+        assert_eq!(cache.stats().entries, 1);
+        assert_eq!(cache.stats().bytes, 7);
+        // A body above the whole budget is never kept.
+        put(&cache, "/big", Variant::AsIs, 101);
+        assert!(!has(&cache, "/big", Variant::AsIs, 101));
+    }
+
+    #[test]
+    fn bytes_and_entries_stay_within_budget_under_a_scan() {
+        let cache = BodyCache::new(1000, 8);
+        for i in 0..500 {
+            put(&cache, &format!("/f{i}"), Variant::AsIs, 10 + i % 90);
+            let s = cache.stats();
+            assert!(s.bytes <= 1000 && s.entries <= 8, "after {i}: {s:?}");
+        }
+        assert!(cache.stats().evictions >= 490);
+        let cache = BodyCache::new(1000, 8);
+        for i in 0..500 {
+            put(&cache, &format!("/f{i}"), Variant::Gzipped, 200);
+        }
+        let s = cache.stats();
+        assert_eq!((s.entries, s.bytes), (5, 1000));
+    }
+
+    /// CLOCK gives a used entry a second chance: a page read between the files of a scan
+    /// stays cached while the scanned files cycle through.
+    #[test]
+    fn entries_in_use_survive_a_scan() {
+        let cache = BodyCache::new(10_000, 4);
+        put(&cache, "/index.html", Variant::AsIs, 100);
+        for i in 0..200 {
+            assert!(
+                has(&cache, "/index.html", Variant::AsIs, 100),
+                "evicted at {i}"
             );
-        };
-        put("/a", b"12345");
-        assert!(
-            cache
-                .lookup(Path::new("/a"), Variant::AsIs, stamp(1))
-                .is_some()
-        );
-        assert!(
-            cache
-                .lookup(Path::new("/a"), Variant::AsIs, stamp(2))
-                .is_none()
-        );
-        assert!(
-            cache
-                .lookup(Path::new("/a"), Variant::Gzipped, stamp(1))
-                .is_none()
-        );
-        put("/b", b"123456789");
-        assert!(
-            cache
-                .lookup(Path::new("/b"), Variant::AsIs, stamp(1))
-                .is_none()
-        );
+            put(&cache, &format!("/scan{i}"), Variant::AsIs, 100);
+        }
+        assert!(has(&cache, "/scan199", Variant::AsIs, 100));
+        assert!(!has(&cache, "/scan0", Variant::AsIs, 100));
+        assert_eq!(cache.stats().entries, 4);
     }
 
     #[test]

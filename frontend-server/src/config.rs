@@ -22,6 +22,9 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("UPSTREAM_CONNECT_TIMEOUT", "5s"),
     ("FALLBACK", "spa"),
     ("CSP", ""),
+    // The in-memory response bodies (crate::body_cache): bytes, then entries.
+    ("BODY_CACHE_SIZE", "64MiB"),
+    ("BODY_CACHE_ENTRIES", "4096"),
 ];
 
 /// What an unknown page-like path answers (asset-like paths are always a real 404).
@@ -48,6 +51,10 @@ pub struct FrontendConfig {
     pub fallback: FallbackMode,
     /// `Content-Security-Policy` for HTML responses; `None` sends none.
     pub csp: Option<String>,
+    /// Most bytes of response bodies kept in memory.
+    pub body_cache_size: usize,
+    /// Most response bodies kept in memory.
+    pub body_cache_entries: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +70,10 @@ struct OwnKeys {
     fallback: FallbackMode,
     #[serde(deserialize_with = "csp")]
     csp: Option<String>,
+    #[serde(deserialize_with = "settings::byte_size")]
+    body_cache_size: u64,
+    #[serde(deserialize_with = "cache_entries")]
+    body_cache_entries: usize,
 }
 
 impl FrontendConfig {
@@ -87,6 +98,8 @@ impl FrontendConfig {
             upstream_connect_timeout: own.upstream_connect_timeout,
             fallback: own.fallback,
             csp: own.csp,
+            body_cache_size: usize::try_from(own.body_cache_size).unwrap_or(usize::MAX),
+            body_cache_entries: own.body_cache_entries,
         })
     }
 }
@@ -114,6 +127,16 @@ fn upstream_url<'de, D: serde::Deserializer<'de>>(de: D) -> Result<reqwest::Url,
         ));
     }
     Ok(url)
+}
+
+/// 1 to 1,000,000 entries (0 would disable the cache; use a small size for that).
+fn cache_entries<'de, D: serde::Deserializer<'de>>(de: D) -> Result<usize, D::Error> {
+    let raw = String::deserialize(de)?;
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| serde::de::Error::custom("expected a number of entries from 1 to 1000000"))
 }
 
 fn fallback_mode<'de, D: serde::Deserializer<'de>>(de: D) -> Result<FallbackMode, D::Error> {
@@ -159,6 +182,8 @@ mod tests {
         assert_eq!(c.fallback, FallbackMode::Spa);
         assert_eq!(c.csp, None);
         assert_eq!(c.server.shutdown_timeout, Duration::from_secs(5));
+        assert_eq!(c.body_cache_size, 64 << 20);
+        assert_eq!(c.body_cache_entries, 4096);
     }
 
     #[test]
@@ -173,6 +198,9 @@ mod tests {
             ("UPSTREAM_CONNECT_TIMEOUT", "x"),
             ("FALLBACK", "index"),
             ("CSP", "default-src 'self'\u{1}"),
+            ("BODY_CACHE_SIZE", "lots"),
+            ("BODY_CACHE_ENTRIES", "0"),
+            ("BODY_CACHE_ENTRIES", "-3"),
             // One shared key, to show they are read too (all of them are tested in
             // service-kit's server_config).
             ("SHUTDOWN_TIMEOUT", "later"),

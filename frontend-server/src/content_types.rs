@@ -35,7 +35,7 @@ pub const TABLE: &[(&str, &str, bool)] = &[
     ("xml", "application/xml", true),
     ("svg", "image/svg+xml", true),
     ("wasm", "application/wasm", true),
-    // Icons are images: never compressed (DESIGN.md: compression only for text types),
+    // Icons are images: never compressed (compression is for text types only),
     // whatever the bitmaps inside an .ico look like.
     ("ico", "image/x-icon", false),
     ("woff2", "font/woff2", false),

@@ -59,7 +59,8 @@ impl AppState {
     /// Checks the site root and builds the upstream client.
     pub fn new(config: FrontendConfig) -> Result<Self, StartupError> {
         let root = static_files::SiteRoot::open(&config.site_root)?;
-        let site = site::Site::new(root, config.fallback, config.csp.as_deref());
+        let bodies = body_cache::BodyCache::new(config.body_cache_size, config.body_cache_entries);
+        let site = site::Site::new(root, config.fallback, config.csp.as_deref(), bodies);
         let upstream = proxy::Upstream::new(
             &config.api_upstream,
             config.upstream_timeout,
@@ -114,13 +115,21 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = &'static str>,
 ) -> io::Result<()> {
+    let root = state.site.root();
     tracing::info!(
-        site_root = %state.site.root().path().display(),
+        site_root = %root.path().display(),
+        file_open = %root.open_method(),
         api_upstream = %state.config.api_upstream,
         fallback = ?state.config.fallback,
         version = env!("CARGO_PKG_VERSION"),
         "frontend-server starting"
     );
+    if root.openat2_unavailable() {
+        tracing::warn!(
+            file_open = %root.open_method(),
+            "openat2 is unavailable (an old kernel, or a seccomp profile refusing it): site files are opened by the checked path walk"
+        );
+    }
     let settings = state.config.server.server_settings();
     let readiness = state.readiness.clone();
     lifecycle::serve(

@@ -1,6 +1,7 @@
 //! The `/api/` reverse proxy.
 //!
-//! Contract (DESIGN.md §3), and where each part comes from:
+//! Contract (ARCHITECTURE.md, "Request path"; frontend-server/README.md), and where each
+//! part comes from:
 //! - the request path and query go upstream unchanged, as with nginx's
 //!   `proxy_pass http://api-service:8080;` (no URI part);
 //! - hop-by-hop headers are dropped in both directions: the fixed list of RFC 9110 §7.6.1

@@ -51,13 +51,23 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn new(root: SiteRoot, fallback: FallbackMode, csp: Option<&str>) -> Self {
+    pub fn new(
+        root: SiteRoot,
+        fallback: FallbackMode,
+        csp: Option<&str>,
+        bodies: BodyCache,
+    ) -> Self {
         Self {
             root,
             fallback,
             security: SecurityHeaders::new(csp),
-            bodies: BodyCache::new(crate::body_cache::DEFAULT_BUDGET),
+            bodies,
         }
+    }
+
+    /// The in-memory response bodies.
+    pub fn bodies(&self) -> &BodyCache {
+        &self.bodies
     }
 
     pub fn root(&self) -> &SiteRoot {

@@ -4,8 +4,15 @@
 //! `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`: the kernel refuses any resolution that would
 //! leave the root, through `..` or through a symlink (absolute or relative), in the same
 //! call that opens the file, so there is no window between a check and the open, and no
-//! `realpath` walk per request. Symlinks that stay inside the root work. Kernels before 5.6
-//! lack `openat2`; there every path is canonicalised and checked against the root instead.
+//! `realpath` walk per request. Symlinks that stay inside the root work.
+//!
+//! Where `openat2` cannot be used — kernels before 5.6 (`ENOSYS`), or a container runtime's
+//! seccomp profile that does not know the call and answers `EPERM` (older Docker and
+//! libseccomp) — files are opened by the checked path walk instead: the path is
+//! canonicalised, must stay under the root, and is opened without following a last-component
+//! symlink. Which way is decided at startup by a probe (`openat2` of the root itself), logged
+//! with the reason, and switched at once if `openat2` ever fails that way later: a refused
+//! system call never turns the whole site into 404s.
 //!
 //! Files are answered by `actix-files`' `NamedFile` (ETag, Last-Modified, 304/412, HEAD,
 //! single-range 206/416), with the content type from [`crate::content_types`] and the
@@ -40,11 +47,10 @@ use crate::{
     path_safety::SitePath,
 };
 
-/// Files smaller than this are read on the worker thread rather than handed to the blocking
-/// pool chunk by chunk (actix-files' default hands every read off). A built site is small
-/// and sits in the page cache: a 64 KiB read from it is a memcpy, cheaper than two thread
-/// hand-offs per chunk.
-const SYNC_READ_BELOW: u64 = 1 << 20;
+/// `NamedFile` (ranges, some conditionals, files over [`MAX_CACHED_FILE`]) reads every
+/// chunk on the blocking pool: no file read runs on an async worker. (actix-files' default
+/// reads files below its threshold on the worker.)
+const SYNC_READ_BELOW: u64 = 0;
 
 /// An open regular file inside the root.
 #[derive(Debug)]
@@ -74,8 +80,22 @@ pub enum Resolved {
 pub struct SiteRoot {
     canonical: PathBuf,
     dir: OwnedFd,
-    /// Cleared on the first `ENOSYS` from `openat2` (kernel < 5.6).
+    /// Whether files are opened with `openat2`; cleared when it is unavailable.
     openat2: AtomicBool,
+    /// Why `openat2` is not used, when the startup probe found it unavailable.
+    probe_failure: Option<rustix::io::Errno>,
+}
+
+/// Errors of `openat2` that mean "this system call cannot be used here", as opposed to an
+/// answer about the path: not implemented (kernel < 5.6), refused by a seccomp filter
+/// (`EPERM`, Docker's answer for system calls its profile does not know), or flags the
+/// kernel does not support.
+fn openat2_unavailable(err: rustix::io::Errno) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        err,
+        Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::NOTSUP
+    )
 }
 
 /// The site root cannot be used.
@@ -102,11 +122,40 @@ impl SiteRoot {
             Mode::empty(),
         )
         .map_err(|e| err(format!("not a readable directory: {e}")))?;
+        // The probe: the root itself, opened beneath itself.
+        let probe = rustix::fs::openat2(
+            &dir,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        );
+        let probe_failure = match probe {
+            Ok(_) => None,
+            Err(e) if openat2_unavailable(e) => Some(e),
+            Err(e) => return Err(err(format!("cannot open the site directory: {e}"))),
+        };
         Ok(Self {
             canonical,
             dir,
-            openat2: AtomicBool::new(true),
+            openat2: AtomicBool::new(probe_failure.is_none()),
+            probe_failure,
         })
+    }
+
+    /// How files are opened, for the startup log: `openat2` or the checked path walk (with
+    /// the reason).
+    pub fn open_method(&self) -> String {
+        match self.probe_failure {
+            None if self.openat2.load(Ordering::Relaxed) => "openat2(RESOLVE_BENEATH)".to_owned(),
+            None => "checked path walk".to_owned(),
+            Some(e) => format!("checked path walk (openat2 unavailable: {e})"),
+        }
+    }
+
+    /// Whether the startup probe found `openat2` unavailable.
+    pub fn openat2_unavailable(&self) -> bool {
+        self.probe_failure.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -184,8 +233,13 @@ impl SiteRoot {
                 ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
             ) {
                 Ok(fd) => File::from(fd),
-                Err(rustix::io::Errno::NOSYS) => {
-                    self.openat2.store(false, Ordering::Relaxed);
+                Err(e) if openat2_unavailable(e) => {
+                    if self.openat2.swap(false, Ordering::Relaxed) {
+                        tracing::warn!(
+                            error = %e,
+                            "openat2 became unavailable: files are opened by the checked path walk from now on"
+                        );
+                    }
                     self.open_checked(rel)?
                 }
                 // ENOENT, EXDEV (would leave the root), ELOOP, EACCES: not servable.
@@ -198,13 +252,20 @@ impl SiteRoot {
         Some((file, meta))
     }
 
-    /// Fallback without `openat2`: canonicalise, check, open.
+    /// The checked path walk, without `openat2`: canonicalise, check that the result is
+    /// under the root, open it without following a symlink put there since.
     fn open_checked(&self, rel: &Path) -> Option<File> {
         let real = self.canonical.join(rel).canonicalize().ok()?;
         if !real.starts_with(&self.canonical) {
             return None;
         }
-        File::open(real).ok()
+        rustix::fs::open(
+            &real,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .ok()
+        .map(File::from)
     }
 
     /// The precompressed sibling of `file` for `coding`, if present, inside the root and
@@ -493,6 +554,41 @@ mod tests {
     fn resolves_files_directories_and_refuses_escapes() {
         let (_dir, root) = fixture();
         let site = SiteRoot::open(&root).unwrap();
+        check(&site);
+    }
+
+    /// Issue 10 point 8: the errors that mean "no openat2 here" select the checked walk;
+    /// answers about a path do not.
+    #[test]
+    fn only_errors_about_the_system_call_disable_openat2() {
+        use rustix::io::Errno;
+        for e in [Errno::NOSYS, Errno::PERM, Errno::INVAL, Errno::NOTSUP] {
+            assert!(openat2_unavailable(e), "{e}");
+        }
+        for e in [
+            Errno::NOENT,
+            Errno::XDEV,
+            Errno::LOOP,
+            Errno::ACCESS,
+            Errno::NOTDIR,
+        ] {
+            assert!(!openat2_unavailable(e), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_probe_result_is_reported_and_selects_the_open_method() {
+        let (_dir, root) = fixture();
+        let mut site = SiteRoot::open(&root).unwrap();
+        assert!(!site.openat2_unavailable(), "openat2 works on this kernel");
+        assert_eq!(site.open_method(), "openat2(RESOLVE_BENEATH)");
+        // What the startup probe records under a seccomp filter answering EPERM.
+        site.probe_failure = Some(rustix::io::Errno::PERM);
+        site.openat2.store(false, Ordering::Relaxed);
+        assert!(
+            site.open_method()
+                .starts_with("checked path walk (openat2 unavailable: ")
+        );
         check(&site);
     }
 

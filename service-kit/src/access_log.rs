@@ -1,35 +1,40 @@
-//! One log line per request, with the field names of the Go-Gin service it replaces
-//! (`statusCode`, `latency`, `clientIP`, `method`, `path`, `userAgent`) plus `requestId`,
-//! and the request recorded in [`HttpMetrics`].
+//! One log line per request, as the Go-Gin service it replaces wrote it (`slog.Info("request
+//! processed", "statusCode", …, "latency", …, "clientIP", …, "method", …, "path", …,
+//! "userAgent", …)`, values computed as Gin computes them) plus `requestId`, and the request
+//! recorded in [`HttpMetrics`].
 //!
 //! Probe endpoints (`/healthz`, `/readyz`, `/metrics`) are logged at debug level: kubelets
 //! and scrapers call them every few seconds and would drown the interesting lines.
 
 use std::{
-    fmt::Write as _,
+    borrow::Cow,
+    cell::RefCell,
+    future::Future,
     sync::{
         OnceLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use actix_web::{
     Error, HttpMessage,
-    body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     error::InternalError,
     http::{
         Method,
         header::{HeaderName, HeaderValue, USER_AGENT},
     },
-    middleware::Next,
     web,
 };
 
 use tracing::Level;
 
-use crate::metrics::HttpMetrics;
+use crate::{
+    log_line::{self, LineWriter},
+    metrics::HttpMetrics,
+    telemetry,
+};
 
 /// Header carrying the request id in and out (kept from the client when well-formed, so a
 /// request can be followed from the frontend proxy to the api).
@@ -47,86 +52,150 @@ pub struct RequestId(pub String);
 
 /// What the log line says about the request, captured before the request moves into the
 /// handler, and only when the line will be written (see [`log_requests`]).
+///
+/// With JSON logs the fields are encoded once, straight into the line's tail
+/// (`,"clientIP":…,"method":…,"path":…,"userAgent":…`); the line is finished after the
+/// response with the status and latency and written without tracing's field formatting.
 #[derive(Debug)]
 struct RequestFacts {
-    method: Method,
-    path: String,
-    client_ip: String,
-    user_agent: String,
-    probe: bool,
+    level: Level,
+    fields: Fields,
+}
+
+#[derive(Debug)]
+enum Fields {
+    /// `,"clientIP":…,"method":…,"path":…,"userAgent":…`, ready for a JSON line.
+    Encoded(Vec<u8>),
+    /// For tracing's human-readable output.
+    Plain {
+        method: Method,
+        path: String,
+        client_ip: String,
+        user_agent: String,
+    },
 }
 
 impl RequestFacts {
-    fn capture(req: &ServiceRequest, probe: bool) -> Self {
-        Self {
-            method: req.method().clone(),
-            path: req
-                .uri()
-                .path_and_query()
-                .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned()),
-            client_ip: client_ip(req),
-            user_agent: req
-                .headers()
-                .get(USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned(),
-            probe,
-        }
+    fn capture(req: &ServiceRequest, level: Level) -> Self {
+        let path = gin_path(req);
+        let client_ip = gin_client_ip(req);
+        let user_agent = req
+            .headers()
+            .get(USER_AGENT)
+            .map(|v| lossy_per_byte(v.as_bytes()))
+            .unwrap_or_default();
+        let fields = if telemetry::json_lines() {
+            let mut tail = Vec::with_capacity(96 + path.len() + user_agent.len());
+            for (key, value) in [
+                ("clientIP", client_ip.as_ref()),
+                ("method", req.method().as_str()),
+                ("path", path.as_ref()),
+                ("userAgent", user_agent.as_ref()),
+            ] {
+                tail.extend_from_slice(b",\"");
+                tail.extend_from_slice(key.as_bytes());
+                tail.extend_from_slice(b"\":");
+                log_line::push_json_str(&mut tail, value);
+            }
+            Fields::Encoded(tail)
+        } else {
+            Fields::Plain {
+                method: req.method().clone(),
+                path: path.into_owned(),
+                client_ip: client_ip.into_owned(),
+                user_agent: user_agent.into_owned(),
+            }
+        };
+        Self { level, fields }
     }
 
     fn emit(&self, status: u16, elapsed: Duration, request_id: &str) {
-        let latency = go_duration(elapsed);
-        macro_rules! line {
-            ($level:ident) => {
-                tracing::$level!(
-                    statusCode = status,
-                    latency = %latency,
-                    clientIP = %self.client_ip,
-                    method = %self.method,
-                    path = %self.path,
-                    userAgent = %self.user_agent,
-                    requestId = %request_id,
-                    "request"
-                )
-            };
-        }
-        if self.probe {
-            line!(debug);
-        } else {
-            line!(info);
+        // Go's slog prints a time.Duration as integer nanoseconds.
+        let latency = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        match &self.fields {
+            Fields::Encoded(tail) => LINE.with_borrow_mut(|line| {
+                let level = if self.level == Level::DEBUG {
+                    "DEBUG"
+                } else {
+                    "INFO"
+                };
+                let mut w = LineWriter::start(line, SystemTime::now(), level, MESSAGE);
+                w.uint("statusCode", u64::from(status))
+                    .uint("latency", latency)
+                    .raw_fields(tail)
+                    .str("requestId", request_id);
+                w.finish();
+                telemetry::write_line(line);
+            }),
+            Fields::Plain {
+                method,
+                path,
+                client_ip,
+                user_agent,
+            } => {
+                macro_rules! line {
+                    ($level:ident) => {
+                        tracing::$level!(
+                            statusCode = status,
+                            latency = latency,
+                            clientIP = %client_ip,
+                            method = %method,
+                            path = %path,
+                            userAgent = %user_agent,
+                            requestId = %request_id,
+                            "request processed"
+                        )
+                    };
+                }
+                if self.level == Level::DEBUG {
+                    line!(debug);
+                } else {
+                    line!(info);
+                }
+            }
         }
     }
 }
 
-/// Middleware: `App::new().wrap(from_fn(access_log::log_requests))`, with the
-/// [`HttpMetrics`] handle registered as `web::Data` app data.
+/// The seed's log message for a request.
+const MESSAGE: &str = "request processed";
+
+thread_local! {
+    /// The line being assembled on this worker (lines are complete before they leave it).
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+}
+
+/// Logs and counts one request around `inner` (the rest of the stack, see
+/// [`crate::stack`]), with the [`HttpMetrics`] handle registered as `web::Data` app data.
+/// Sets `X-Request-Id` on the answer, including an error's answer.
 ///
 /// The log line's fields are gathered only when its level is enabled: with probes at debug
 /// level, a kubelet's probes cost a metric update and nothing else.
-pub async fn log_requests(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn observe<B, F, Fut>(req: ServiceRequest, inner: F) -> Result<ServiceResponse<B>, Error>
+where
+    F: FnOnce(ServiceRequest) -> Fut,
+    Fut: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
     let started = Instant::now();
     let request_id = request_id(&req);
-    req.extensions_mut().insert(RequestId(request_id.clone()));
     let probe = PROBE_PATHS.contains(&req.path());
     let logged = if probe {
         tracing::enabled!(Level::DEBUG)
     } else {
         tracing::enabled!(Level::INFO)
     };
-    let facts = logged.then(|| RequestFacts::capture(&req, probe));
+    let level = if probe { Level::DEBUG } else { Level::INFO };
+    let facts = logged.then(|| RequestFacts::capture(&req, level));
     let method = req.method().clone();
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
 
     // The route pattern is looked up before the call (it does not depend on routing having
     // run), so an error answer is counted under its route too. No clone of the HttpRequest
-    // may be held across `next.call`: actix needs the only reference to fill in route
+    // may be held across the call: actix needs the only reference to fill in route
     // parameters.
     let route = req.match_pattern();
-    let result = next.call(req).await;
+    req.extensions_mut().insert(request_id.clone());
+    let result = inner(req).await;
     let elapsed = started.elapsed();
     let status = match &result {
         Ok(res) => res.status(),
@@ -137,64 +206,159 @@ pub async fn log_requests(
         metrics.observe(route, &method, status.as_u16(), elapsed);
     }
     if let Some(facts) = facts {
-        facts.emit(status.as_u16(), elapsed, &request_id);
+        facts.emit(status.as_u16(), elapsed, &request_id.0);
     }
-    let request_id = HeaderValue::from_str(&request_id).ok();
+    let request_id = request_id.header_value();
     match result {
         Ok(mut res) => {
-            if let Some(value) = request_id {
-                res.headers_mut().insert(REQUEST_ID_HEADER, value);
-            }
+            res.headers_mut().insert(REQUEST_ID_HEADER, request_id);
             Ok(res)
         }
         // An inner error (a caught panic) is answered by actix' dispatcher from the error
         // itself: give it its response now, with the request id on it.
         Err(err) => {
             let mut res = err.error_response();
-            if let Some(value) = request_id {
-                res.headers_mut().insert(REQUEST_ID_HEADER, value);
-            }
+            res.headers_mut().insert(REQUEST_ID_HEADER, request_id);
             Err(InternalError::from_response(err, res).into())
         }
     }
 }
 
-/// Gin's `ClientIP()` with its default (all proxies trusted): the first forwarded address
-/// (`Forwarded: for=` or `X-Forwarded-For`, as actix' `realip_remote_addr` reads them) when it
-/// is an IP address, else the peer's. Never a port, never arbitrary client text.
-fn client_ip(req: &ServiceRequest) -> String {
-    let forwarded = req
-        .connection_info()
-        .realip_remote_addr()
-        .and_then(parse_ip);
-    forwarded
-        .or_else(|| req.peer_addr().map(|a| a.ip()))
-        .map(|ip| ip.to_string())
+/// Gin's `ClientIP()` with its defaults (`gin.New()`: every proxy trusted, remote-IP headers
+/// `X-Forwarded-For` then `X-Real-IP`): the first header whose every comma-separated entry
+/// is an IP address gives its first entry, as written; otherwise the peer's address. Only
+/// the first line of each header counts (Go's `Header.Get`). `Forwarded` is not read.
+fn gin_client_ip(req: &ServiceRequest) -> Cow<'_, str> {
+    for name in [X_FORWARDED_FOR, X_REAL_IP] {
+        if let Some(ip) = req
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(first_address)
+        {
+            return Cow::Borrowed(ip);
+        }
+    }
+    req.peer_addr()
+        .map(|a| Cow::Owned(ip_text(a.ip())))
         .unwrap_or_default()
 }
 
-/// `1.2.3.4`, `1.2.3.4:5`, `::1`, `[::1]:80` → the address; anything else → `None`.
-fn parse_ip(addr: &str) -> Option<std::net::IpAddr> {
-    let addr = addr.trim();
-    if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
-        return Some(sock.ip());
+/// An address as Go's `net.IP.String()` prints it (the same text as Rust's `Display`; IPv4,
+/// the common case, without the formatting machinery).
+fn ip_text(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut out = Vec::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                log_line::push_u64(&mut out, u64::from(octet));
+            }
+            // Only ASCII digits and dots were written.
+            String::from_utf8(out).unwrap_or_default()
+        }
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            // Go prints an IPv4-mapped peer (a dual-stack listener) as plain IPv4.
+            Some(v4) => ip_text(v4.into()),
+            None => v6.to_string(),
+        },
     }
-    addr.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
 }
 
-fn request_id(req: &ServiceRequest) -> String {
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Gin's `validateHeader` with all proxies trusted: walks the entries from the right and
+/// gives up at the first one that is no IP address; if all are, the leftmost, trimmed.
+fn first_address(header: &str) -> Option<&str> {
+    if header.is_empty() {
+        return None;
+    }
+    let mut first = None;
+    for item in header.split(',') {
+        let item = item.trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+        item.parse::<std::net::IpAddr>().ok()?;
+        first.get_or_insert(item);
+    }
+    first
+}
+
+/// Gin logs `c.Request.URL.Path` (percent-decoded) and appends `?` and the raw query.
+fn gin_path(req: &ServiceRequest) -> Cow<'_, str> {
+    let path = req.uri().path();
+    let decoded = if path.contains('%') {
+        match percent_decode(path.as_bytes()) {
+            Some(bytes) => Cow::Owned(lossy_per_byte(&bytes).into_owned()),
+            None => Cow::Borrowed(path),
+        }
+    } else {
+        Cow::Borrowed(path)
+    };
+    match req.uri().query() {
+        // Gin appends the query only when it is not empty (`/x?` logs as `/x`).
+        Some(q) if !q.is_empty() => Cow::Owned(format!("{decoded}?{q}")),
+        _ => decoded,
+    }
+}
+
+/// `%XX` decoding as Go's `url.PathUnescape`; `None` on a malformed escape (Go's server
+/// answers those requests 400 before any handler; ours are logged as received).
+fn percent_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' {
+            let hi = hex(*s.get(i + 1)?)?;
+            let lo = hex(*s.get(i + 2)?)?;
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Bytes as text the way slog prints a Go string: each byte that is not part of valid UTF-8
+/// becomes one U+FFFD.
+fn lossy_per_byte(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len() + 8);
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                for _ in chunk.invalid() {
+                    out.push('\u{FFFD}');
+                }
+            }
+            Cow::Owned(out)
+        }
+    }
+}
+
+fn request_id(req: &ServiceRequest) -> RequestId {
     if let Some(given) = req
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_valid_request_id(v))
     {
-        return given.to_owned();
+        return RequestId(given.to_owned());
     }
     generate_request_id()
+}
+
+impl RequestId {
+    /// The id as a header value (ids only ever hold header-safe characters).
+    fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_maybe_shared(web::Bytes::copy_from_slice(self.0.as_bytes()))
+            .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
 }
 
 /// Accepts ids of 1..=128 characters from a conservative alphabet, so a client cannot
@@ -206,55 +370,39 @@ fn is_valid_request_id(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// A random per-process prefix plus a counter: unique for the process' life without a
-/// random-number syscall per request.
-fn generate_request_id() -> String {
+/// A random per-process prefix plus a counter in hex: unique for the process' life without
+/// a random-number syscall or the formatting machinery per request.
+fn generate_request_id() -> RequestId {
     static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let prefix = PREFIX.get_or_init(|| {
         let id = uuid::Uuid::new_v4().simple().to_string();
         id[..12].to_owned()
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut out = String::with_capacity(prefix.len() + 12);
-    out.push_str(prefix);
-    let _ = write!(out, "-{n:x}");
-    out
-}
-
-/// Formats a duration the way Go's `time.Duration.String()` does (`152.3µs`, `1.5ms`,
-/// `2s`), which is what Gin's logger printed for `latency`.
-pub fn go_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    let (unit, scale) = match ns {
-        0..=999 => return format!("{ns}ns"),
-        1_000..=999_999 => ("µs", 1_000u128),
-        1_000_000..=999_999_999 => ("ms", 1_000_000),
-        _ => ("s", 1_000_000_000),
-    };
-    let whole = ns / scale;
-    let frac = ns % scale;
-    if frac == 0 {
-        return format!("{whole}{unit}");
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = HEX[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
     }
-    let width = scale.ilog10() as usize;
-    let digits = format!("{frac:0width$}");
-    format!("{whole}.{}{unit}", digits.trim_end_matches('0'))
+    let mut out = String::with_capacity(prefix.len() + 1 + digits.len() - at);
+    out.push_str(prefix);
+    out.push('-');
+    // Only ASCII hex digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    RequestId(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_duration_matches_go_formatting() {
-        assert_eq!(go_duration(Duration::from_nanos(999)), "999ns");
-        assert_eq!(go_duration(Duration::from_nanos(152_300)), "152.3µs");
-        assert_eq!(go_duration(Duration::from_nanos(1_500_000)), "1.5ms");
-        assert_eq!(go_duration(Duration::from_nanos(1_234_567)), "1.234567ms");
-        assert_eq!(go_duration(Duration::from_secs(2)), "2s");
-        assert_eq!(go_duration(Duration::from_millis(2500)), "2.5s");
-    }
 
     #[test]
     fn request_ids_are_validated_and_unique() {
@@ -263,32 +411,94 @@ mod tests {
         assert!(!is_valid_request_id("a b"));
         assert!(!is_valid_request_id("a\"b"));
         assert!(!is_valid_request_id(&"a".repeat(129)));
-        assert_ne!(generate_request_id(), generate_request_id());
+        let (a, b) = (generate_request_id().0, generate_request_id().0);
+        assert_ne!(a, b);
+        let (prefix, counter) = a.rsplit_once('-').unwrap_or_default();
+        assert_eq!(prefix.len(), 12, "{a}");
+        assert!(u64::from_str_radix(counter, 16).is_ok(), "{a}");
+        assert!(is_valid_request_id(&a));
     }
 
     #[test]
-    fn client_ip_is_an_address_without_port_or_junk() {
-        let ip = |s: &str| parse_ip(s).map(|ip| ip.to_string());
-        assert_eq!(ip("127.0.0.1:5555").as_deref(), Some("127.0.0.1"));
-        assert_eq!(ip("[::1]:80").as_deref(), Some("::1"));
-        assert_eq!(ip("203.0.113.9").as_deref(), Some("203.0.113.9"));
-        assert_eq!(ip("evil\"}"), None);
-        assert_eq!(ip("unknown"), None);
+    fn client_ip_follows_gins_header_validation() {
+        // Rows: (X-Forwarded-For value, what Gin's validateHeader returns).
+        let rows = [
+            ("203.0.113.9", Some("203.0.113.9")),
+            ("203.0.113.9, 10.0.0.1", Some("203.0.113.9")),
+            (" 2001:DB8::1 ,10.0.0.1", Some("2001:DB8::1")),
+            ("not-an-ip, 10.0.0.1", None),
+            ("203.0.113.9, junk", None),
+            ("203.0.113.9,,10.0.0.1", None),
+            ("127.0.0.1:5555", None),
+            ("[::1]", None),
+            ("", None),
+            ("evil\"}", None),
+        ];
+        for (header, want) in rows {
+            assert_eq!(first_address(header), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn peer_addresses_print_as_go_prints_them() {
+        let rows = [
+            ("127.0.0.1", "127.0.0.1"),
+            ("10.200.3.255", "10.200.3.255"),
+            ("0.0.0.0", "0.0.0.0"),
+            ("::1", "::1"),
+            ("2001:db8::8a2e:370:7334", "2001:db8::8a2e:370:7334"),
+            ("::ffff:192.0.2.1", "192.0.2.1"),
+        ];
+        for (input, want) in rows {
+            let ip: std::net::IpAddr = input
+                .parse()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+            assert_eq!(ip_text(ip), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn path_is_decoded_as_gin_logs_it() {
+        use actix_web::test::TestRequest;
+        let rows = [
+            ("/api/v1/status", "/api/v1/status"),
+            ("/a%20b?x=%20&y=1", "/a b?x=%20&y=1"),
+            ("/empty-query?", "/empty-query"),
+            ("/%E2%82%AC", "/€"),
+            ("/%FF", "/\u{FFFD}"),
+            ("/bad%zz", "/bad%zz"),
+        ];
+        for (uri, want) in rows {
+            let req = TestRequest::with_uri(uri).to_srv_request();
+            assert_eq!(gin_path(&req), want, "{uri}");
+        }
     }
 
     #[actix_web::test]
-    async fn a_forwarded_value_that_is_no_address_falls_back_to_the_peer() {
+    async fn a_forwarded_value_that_is_no_address_falls_back_to_x_real_ip_then_the_peer() {
         use actix_web::test::TestRequest;
         let peer = "198.51.100.7:4000".parse().ok();
-        let mut req =
-            TestRequest::default().insert_header(("x-forwarded-for", "not-an-ip, 10.0.0.1"));
-        if let Some(peer) = peer {
-            req = req.peer_addr(peer);
-        }
-        assert_eq!(client_ip(&req.to_srv_request()), "198.51.100.7");
-        let req = TestRequest::default()
-            .insert_header(("x-forwarded-for", "203.0.113.9, 10.0.0.1"))
-            .to_srv_request();
-        assert_eq!(client_ip(&req), "203.0.113.9");
+        let with_peer = |mut req: TestRequest| {
+            if let Some(peer) = peer {
+                req = req.peer_addr(peer);
+            }
+            req.to_srv_request()
+        };
+        let req = with_peer(
+            TestRequest::default().insert_header(("x-forwarded-for", "not-an-ip, 10.0.0.1")),
+        );
+        assert_eq!(gin_client_ip(&req), "198.51.100.7");
+        let req = with_peer(
+            TestRequest::default()
+                .insert_header(("x-forwarded-for", "not-an-ip"))
+                .insert_header(("x-real-ip", "192.0.2.1")),
+        );
+        assert_eq!(gin_client_ip(&req), "192.0.2.1");
+        let req = with_peer(TestRequest::default().insert_header(("forwarded", "for=192.0.2.60")));
+        assert_eq!(gin_client_ip(&req), "198.51.100.7");
+        let req = with_peer(
+            TestRequest::default().insert_header(("x-forwarded-for", "203.0.113.9, 10.0.0.1")),
+        );
+        assert_eq!(gin_client_ip(&req), "203.0.113.9");
     }
 }

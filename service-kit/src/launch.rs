@@ -8,6 +8,11 @@
 //! 3. the binary's own checks run before binding (e.g. the frontend's site root);
 //! 4. telemetry, bind on all interfaces, serve until SIGTERM/SIGINT, drain;
 //! 5. queued log lines are written out before the process exits.
+//!
+//! Fatal errors (cannot bind, the server failing) are one line on stderr, written
+//! synchronously like the configuration errors, and a panic that escapes the runtime is
+//! written by the panic hook (see [`telemetry`]) before the queued log lines are flushed
+//! and the process exits 101 — never a silent exit with the reason stuck in the log queue.
 
 use std::{fmt::Display, future::Future, io, net::TcpListener, process::ExitCode, time::Duration};
 
@@ -15,6 +20,9 @@ use crate::{ServerConfig, self_probe, settings::SettingsError, shutdown_signal, 
 
 /// Exit status for configuration and usage errors.
 pub const EXIT_CONFIG: u8 = 64;
+
+/// Exit status after a panic escaped the server (Rust's own status for a panicking `main`).
+pub const EXIT_PANIC: u8 = 101;
 
 /// Runs a server binary named `binary`. `server` picks the shared settings out of the
 /// binary's configuration; `prepare` turns the configuration into the served state (checks
@@ -69,24 +77,29 @@ where
         eprintln!("{binary}: {err}");
         return ExitCode::from(EXIT_CONFIG);
     }
-    let code = actix_web::rt::System::new().block_on(async move {
-        // Signal handlers first: from here on SIGTERM always means a graceful drain.
-        let signal = shutdown_signal();
-        let listener = match TcpListener::bind(("0.0.0.0", shared.port)) {
-            Ok(listener) => listener,
-            Err(err) => {
-                tracing::error!(port = shared.port, error = %err, "cannot bind");
-                return ExitCode::FAILURE;
+    let run = std::panic::AssertUnwindSafe(move || {
+        actix_web::rt::System::new().block_on(async move {
+            // Signal handlers first: from here on SIGTERM always means a graceful drain.
+            let signal = shutdown_signal();
+            let listener = match TcpListener::bind(("0.0.0.0", shared.port)) {
+                Ok(listener) => listener,
+                Err(err) => {
+                    eprintln!("{binary}: cannot bind 0.0.0.0:{}: {err}", shared.port);
+                    return ExitCode::FAILURE;
+                }
+            };
+            match serve(state, listener, Box::pin(signal)).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("{binary}: server failed: {err}");
+                    ExitCode::FAILURE
+                }
             }
-        };
-        match serve(state, listener, Box::pin(signal)).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                tracing::error!(error = %err, "server failed");
-                ExitCode::FAILURE
-            }
-        }
+        })
     });
+    // The panic hook has already written the panic to stderr; exit as a panic would (101),
+    // after the log lines queued before it.
+    let code = std::panic::catch_unwind(run).unwrap_or(ExitCode::from(EXIT_PANIC));
     // Log lines are written by a background thread: write out the last ones.
     telemetry::flush();
     code

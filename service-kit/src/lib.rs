@@ -5,25 +5,34 @@
 //!   errors that name the variable and the bad value.
 //! - [`server_config`]: the settings every server shares (port, logs, timeouts, limits).
 //! - [`telemetry`]: tracing subscriber (JSON lines or pretty), panic hook.
+//! - [`log_line`]: one slog-shaped JSON line, built without formatting machinery.
+//! - [`log_writer`]: lines leave in batches from a background thread (no syscall per request).
 //! - [`access_log`]: one log line per request with the seed's field names, plus metrics.
 //! - [`metrics`]: Prometheus request counter and latency histogram by route and status.
 //! - [`recover`]: a panicking handler becomes a JSON 500; the worker lives on.
 //! - [`limits`]: header, URI and body limits, answered with 431/414/413 before any handler.
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`lifecycle`]: readiness flag, SIGTERM/SIGINT, pre-stop delay, graceful drain.
+//! - [`connection`]: between socket and HTTP dispatcher: a deadline on every request head,
+//!   pipelined requests held back until the one before is answered ([`request_framing`]
+//!   finds where requests begin and end).
 //! - [`stack`]: the middleware stack above, in its one correct order.
 //! - [`self_probe`]: `<binary> healthcheck` for images without a shell.
 //! - [`launch`]: a server binary's `main`: config, healthcheck, telemetry, bind, serve, flush.
 //! - [`errors`]: the JSON error body every server answers with.
 
 pub mod access_log;
+pub mod connection;
 pub mod errors;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
+pub mod log_line;
+pub mod log_writer;
 pub mod metrics;
 pub mod probes;
 pub mod recover;
+pub mod request_framing;
 pub mod self_probe;
 pub mod server_config;
 pub mod settings;

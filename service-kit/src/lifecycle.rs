@@ -18,14 +18,17 @@ use std::{
     time::Duration,
 };
 
-use actix_http::{Request, Response};
-use actix_service::IntoServiceFactory;
+use actix_http::{HttpService, Protocol, Request, Response};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::{
-    Error, HttpServer,
+    Error,
     body::MessageBody,
     dev::{AppConfig, Service, ServiceFactory},
     http::KeepAlive,
+    rt::net::TcpStream,
 };
+
+use crate::connection::{GuardedIo, MarkAnswered};
 
 /// Whether the process wants new traffic. Cloned into the readiness handler.
 #[derive(Debug, Clone)]
@@ -139,17 +142,53 @@ where
     let addr = listener.local_addr()?;
     // actix counts the shutdown timeout in whole seconds; round up so it is never shorter.
     let timeout_secs = settings.shutdown_timeout.as_millis().div_ceil(1000) as u64;
-    let mut server = HttpServer::new(factory)
+    // actix-web's `HttpServer` cannot put anything between the socket and the HTTP
+    // dispatcher; this is what it builds, with `GuardedIo` in between (crate::connection).
+    let mut builder = actix_server::Server::build()
         .disable_signals()
         .shutdown_timeout(timeout_secs)
-        .client_request_timeout(settings.client_request_timeout)
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .keep_alive(KeepAlive::Timeout(settings.keep_alive))
-        .max_connections(settings.max_connections);
+        .max_concurrent_connections(settings.max_connections);
     if let Some(workers) = settings.workers {
-        server = server.workers(workers);
+        builder = builder.workers(workers);
     }
-    let server = server.listen(listener)?.run();
+    let graceful = builder.graceful_shutdown_signal();
+    let head_timeout = settings.client_request_timeout;
+    let keep_alive = settings.keep_alive;
+    let server = builder
+        .listen("http", listener, move || {
+            let graceful = graceful.clone();
+            let app = factory()
+                .into_factory()
+                .map_err(|err| err.into().error_response());
+            // The app's config is actix' default (host `localhost:8080`): neither server
+            // builds URLs from it, and both read the host from the request.
+            let app = map_config(app, |()| AppConfig::default());
+            let http = HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let signal = graceful.clone();
+                    async move { signal.notified().await }
+                })
+                .keep_alive(KeepAlive::Timeout(keep_alive))
+                .client_request_timeout(head_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .on_connect_ext(|io: &GuardedIo<TcpStream>, ext| {
+                    ext.insert(io.handle());
+                })
+                .finish(MarkAnswered(app));
+            fn_service(move |stream: TcpStream| {
+                let peer = stream.peer_addr().ok();
+                let io = GuardedIo::new(stream, head_timeout, peer);
+                std::future::ready(Ok::<_, std::convert::Infallible>((
+                    io,
+                    Protocol::Http1,
+                    peer,
+                )))
+            })
+            .map_err(|never| match never {})
+            .and_then(http)
+        })?
+        .run();
     let handle = server.handle();
     let mut running = tokio::spawn(server);
     tracing::info!(address = %addr, "listening");

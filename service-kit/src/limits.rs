@@ -6,11 +6,9 @@
 //! §15.5.14). Bodies without a declared length are limited where they are read.
 
 use actix_web::{
-    Error,
-    body::{BoxBody, MessageBody},
-    dev::{ServiceRequest, ServiceResponse},
+    HttpResponse,
+    dev::ServiceRequest,
     http::{StatusCode, header::CONTENT_LENGTH},
-    middleware::Next,
 };
 
 use crate::errors::json_error;
@@ -86,16 +84,10 @@ impl Limits {
     }
 }
 
-/// Middleware body: `from_fn(move |req, next| limits::enforce(limits, req, next))`.
-pub async fn enforce(
-    limits: Limits,
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    if let Some((status, message)) = limits.check(&req) {
-        return Ok(req.into_response(json_error(status, &message)));
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_boxed_body)
+/// The answer to a request that breaks a limit (JSON error naming the limit); `None` when
+/// the request may be served.
+pub fn refusal(limits: &Limits, req: &ServiceRequest) -> Option<HttpResponse> {
+    limits
+        .check(req)
+        .map(|(status, message)| json_error(status, &message))
 }

@@ -4,7 +4,14 @@
 //! a scanner probing random URLs cannot blow up the series count; unmatched requests share
 //! one label value.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    cell::RefCell,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use actix_web::http::Method;
 
@@ -54,6 +61,27 @@ fn latency_histogram() -> Histogram {
 #[derive(Debug, Clone)]
 pub struct HttpMetrics {
     inner: Arc<Inner>,
+    /// Tells this registry's cached handles from another's (see [`HANDLES`]).
+    id: u64,
+}
+
+/// Handles to one label set's counter and histogram (they share the family's values).
+struct Handles {
+    registry: u64,
+    route: Box<str>,
+    method: &'static str,
+    status: u16,
+    requests: Counter,
+    latency: Histogram,
+}
+
+/// Label sets a worker thread keeps handles for. A service answers few distinct
+/// (route, method, status) combinations, so a short list searched in order beats hashing
+/// the labels twice (counter and histogram) and allocating them on every request.
+const CACHED_LABEL_SETS: usize = 64;
+
+thread_local! {
+    static HANDLES: RefCell<Vec<Handles>> = const { RefCell::new(Vec::new()) };
 }
 
 #[derive(Debug)]
@@ -79,27 +107,53 @@ impl HttpMetrics {
             "Time from request head to response head, by route pattern, method and status",
             latency.clone(),
         );
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Self {
             inner: Arc::new(Inner {
                 registry,
                 requests,
                 latency,
             }),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
     /// Records one answered request.
     pub fn observe(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
-        let labels = RequestLabels {
-            route: route.to_owned(),
-            method: method_label(method).to_owned(),
-            status,
-        };
-        self.inner
-            .latency
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
-        self.inner.requests.get_or_create(&labels).inc();
+        let method = method_label(method);
+        let seconds = elapsed.as_secs_f64();
+        HANDLES.with_borrow_mut(|cache| {
+            let hit = cache.iter().find(|h| {
+                h.registry == self.id
+                    && h.status == status
+                    && h.method == method
+                    && *h.route == *route
+            });
+            if let Some(h) = hit {
+                h.latency.observe(seconds);
+                h.requests.inc();
+                return;
+            }
+            let labels = RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            };
+            let latency = self.inner.latency.get_or_create(&labels).clone();
+            let requests = self.inner.requests.get_or_create(&labels).clone();
+            latency.observe(seconds);
+            requests.inc();
+            if cache.len() < CACHED_LABEL_SETS {
+                cache.push(Handles {
+                    registry: self.id,
+                    route: route.into(),
+                    method,
+                    status,
+                    requests,
+                    latency,
+                });
+            }
+        });
     }
 
     /// The OpenMetrics text exposition.
@@ -130,6 +184,41 @@ mod tests {
             text.contains(
                 r#"t_http_request_duration_seconds_count{route="/a",method="GET",status="500"} 1"#
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn registries_on_one_thread_keep_their_counts_apart() {
+        let (a, b) = (HttpMetrics::new("a"), HttpMetrics::new("b"));
+        for _ in 0..3 {
+            a.observe("/x", &Method::GET, 200, Duration::from_millis(1));
+        }
+        b.observe("/x", &Method::GET, 200, Duration::from_millis(1));
+        assert!(
+            a.render()
+                .contains(r#"a_http_requests_total{route="/x",method="GET",status="200"} 3"#)
+        );
+        assert!(
+            b.render()
+                .contains(r#"b_http_requests_total{route="/x",method="GET",status="200"} 1"#)
+        );
+    }
+
+    #[test]
+    fn label_sets_past_the_cache_are_still_counted() {
+        let m = HttpMetrics::new("t");
+        for i in 0..(CACHED_LABEL_SETS as u16 + 10) {
+            m.observe("/r", &Method::GET, 200 + i, Duration::from_millis(1));
+            m.observe("/r", &Method::GET, 200 + i, Duration::from_millis(1));
+        }
+        let text = m.render();
+        assert!(
+            text.contains(r#"t_http_requests_total{route="/r",method="GET",status="273"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"t_http_requests_total{route="/r",method="GET",status="200"} 2"#),
             "{text}"
         );
     }

@@ -3,7 +3,9 @@
 //! of the application can never shadow them.
 
 use actix_web::{
-    FromRequest, Handler, HttpResponse, Responder, guard, http::header::ContentType, web,
+    FromRequest, Handler, HttpResponse, Responder, guard,
+    http::{Method, header::ContentType},
+    web,
 };
 
 use crate::{errors::json_error, lifecycle::Readiness, metrics::HttpMetrics};
@@ -27,7 +29,11 @@ where
     web::resource(path)
         .route(
             web::route()
-                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                // A plain method comparison: actix' `guard::Get()` records the allowed methods
+                // in the request's extensions on every call (an allocation per request).
+                .guard(guard::fn_guard(|ctx| {
+                    matches!(ctx.head().method, Method::GET | Method::HEAD)
+                }))
                 .to(handler),
         )
         .default_service(web::to(method_not_allowed))

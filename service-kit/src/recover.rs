@@ -2,15 +2,9 @@
 //! worker keeps serving. The panic itself is logged by the hook installed in
 //! [`crate::telemetry::init`].
 
-use std::panic::AssertUnwindSafe;
+use std::{future::Future, panic::AssertUnwindSafe};
 
-use actix_web::{
-    Error, HttpResponse, ResponseError,
-    body::MessageBody,
-    dev::{ServiceRequest, ServiceResponse},
-    http::StatusCode,
-    middleware::Next,
-};
+use actix_web::{Error, HttpResponse, ResponseError, http::StatusCode};
 use futures_util::FutureExt as _;
 
 use crate::errors::json_error;
@@ -34,15 +28,12 @@ impl ResponseError for HandlerPanicked {
     }
 }
 
-/// Middleware: `App::new().wrap(from_fn(recover::catch_panics))` (inside the access log, so
-/// the 500 is logged and counted).
-pub async fn catch_panics(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    // The request moves into the handler and is gone if it panics, so the answer is an
+/// Runs `inner` (the handler, inside the access log so the 500 is logged and counted); a panic
+/// while it runs becomes [`HandlerPanicked`].
+pub async fn catch_panics<T>(inner: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    // The request moved into the handler and is gone if it panicked, so the answer is an
     // error value rather than a response built here.
-    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+    match AssertUnwindSafe(inner).catch_unwind().await {
         Ok(result) => result,
         Err(_) => Err(HandlerPanicked.into()),
     }

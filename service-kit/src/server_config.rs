@@ -116,14 +116,20 @@ impl ServerConfig {
     }
 }
 
+/// Most worker threads actix-server accepts: `ServerBuilder::workers` panics above it (the
+/// test `the_worker_bound_is_actix_servers` holds us to its real limit).
+pub const MAX_WORKERS: usize = 512;
+
 fn workers<'de, D: serde::Deserializer<'de>>(de: D) -> Result<usize, D::Error> {
     let raw = String::deserialize(de)?;
     raw.trim()
         .parse::<usize>()
         .ok()
-        .filter(|n| *n <= 1024)
+        .filter(|n| *n <= MAX_WORKERS)
         .ok_or_else(|| {
-            serde::de::Error::custom("expected a number of worker threads (0 = one per core)")
+            serde::de::Error::custom(format!(
+                "expected a number of worker threads from 1 to {MAX_WORKERS}, or 0 for one per core"
+            ))
         })
 }
 
@@ -166,6 +172,8 @@ mod tests {
             ("MAX_URI_SIZE", "1 lightyear"),
             ("MAX_BODY_SIZE", "-5"),
             ("WORKERS", "many"),
+            ("WORKERS", "513"),
+            ("WORKERS", "600"),
         ] {
             let err = ServerConfig::load(&[], &vars(&[(key, bad)]))
                 .unwrap_err()
@@ -175,5 +183,17 @@ mod tests {
                 "{key}={bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_worker_bound_is_actix_servers() {
+        let ok = ServerConfig::load(&[], &vars(&[("WORKERS", "512")])).unwrap();
+        assert_eq!(ok.workers, MAX_WORKERS);
+        // actix-server takes MAX_WORKERS and panics one above it: our bound is its bound.
+        let _ = actix_server::ServerBuilder::new().workers(MAX_WORKERS);
+        let above = std::panic::catch_unwind(|| {
+            actix_server::ServerBuilder::new().workers(MAX_WORKERS + 1)
+        });
+        assert!(above.is_err(), "actix-server accepts {}", MAX_WORKERS + 1);
     }
 }

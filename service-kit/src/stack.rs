@@ -1,12 +1,16 @@
 //! The middleware stack both servers wrap around their routes, outermost first:
 //! access log (sees the final status, including the 413/431/500s below) → limits → panic
 //! recovery → routes.
+//!
+//! The three steps run in one middleware: each actix middleware layer costs a boxed future
+//! and a service call per request, which is a measurable share of what a status request
+//! costs (see BENCHMARKS.md).
 
 use actix_web::{
     App, Error,
     body::MessageBody,
     dev::{ServiceFactory, ServiceRequest, ServiceResponse},
-    middleware::from_fn,
+    middleware::{Next, from_fn},
 };
 
 use crate::{access_log, limits, recover};
@@ -34,7 +38,14 @@ where
         > + 'static,
     B: MessageBody + 'static,
 {
-    app.wrap(from_fn(recover::catch_panics))
-        .wrap(from_fn(move |req, next| limits::enforce(limits, req, next)))
-        .wrap(from_fn(access_log::log_requests))
+    app.wrap(from_fn(move |req, next: Next<B>| {
+        access_log::observe(req, move |req| async move {
+            match limits::refusal(&limits, &req) {
+                Some(refused) => Ok(req.into_response(refused)),
+                None => recover::catch_panics(next.call(req))
+                    .await
+                    .map(ServiceResponse::map_into_boxed_body),
+            }
+        })
+    }))
 }

@@ -2,6 +2,8 @@
 //! binary on an ephemeral port, collect what it prints, signal it, wait for its exit.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod raw_http;
+
 use std::{
     io::{BufRead, BufReader, Read},
     path::Path,

@@ -26,6 +26,8 @@ fn invalid_config_exits_64_naming_variable_and_value_before_binding() {
         ("PORT", "abc"),
         ("SHUTDOWN_TIMEOUT", "soon"),
         ("LOG_FORMAT", "xml"),
+        // Above actix-server's limit: once a panic inside actix-server, exit 101, no output.
+        ("WORKERS", "600"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_api"))
             .env_clear()
@@ -74,12 +76,11 @@ async fn serves_status_and_logs_one_json_line_per_request_with_the_seed_fields()
     let v: Value = serde_json::from_str(&line).unwrap();
     let fields: std::collections::BTreeSet<&str> =
         v.as_object().unwrap().keys().map(String::as_str).collect();
-    // Exactly the seed's keys plus the request id, inside tracing's envelope.
+    // Exactly the seed's line (slog's envelope and the seed's keys) plus the request id.
     let expected: std::collections::BTreeSet<&str> = [
-        "timestamp",
+        "time",
         "level",
-        "target",
-        "message", // envelope
+        "msg", // slog's envelope
         "statusCode",
         "latency",
         "clientIP",
@@ -96,13 +97,32 @@ async fn serves_status_and_logs_one_json_line_per_request_with_the_seed_fields()
     assert_eq!(v["method"], "GET");
     assert_eq!(v["path"], "/api/v1/status?verbose=1");
     assert_eq!(v["userAgent"], "it-test/1.0");
-    assert!(v["latency"].as_str().unwrap().ends_with('s'), "{line}");
+    assert_eq!(v["level"], "INFO");
+    assert_eq!(v["msg"], "request processed");
+    // slog prints a time.Duration as integer nanoseconds.
+    assert!(v["latency"].as_u64().is_some_and(|ns| ns > 0), "{line}");
+    // The seed's field order: slog writes attributes in the order they are given.
+    let order: Vec<usize> = [
+        "\"time\"",
+        "\"level\"",
+        "\"msg\"",
+        "\"statusCode\"",
+        "\"latency\"",
+        "\"clientIP\"",
+        "\"method\"",
+        "\"path\"",
+        "\"userAgent\"",
+    ]
+    .iter()
+    .map(|k| line.find(k).unwrap())
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{line}");
     std::thread::sleep(Duration::from_millis(200));
     let lines = api.json_lines();
     assert!(
         lines
             .iter()
-            .any(|l| l["message"] == "api starting" && l["environment"] == "proc-test")
+            .any(|l| l["msg"] == "api starting" && l["environment"] == "proc-test")
     );
     assert!(
         !lines.iter().any(|l| l["path"] == "/healthz"),
@@ -163,10 +183,10 @@ async fn sigterm_drains_in_flight_requests_then_exits_0() {
     assert_eq!(api.wait_exit(Duration::from_secs(6)), 0);
     assert!(started.elapsed() < Duration::from_secs(5));
     // The pipe may still hold the last lines when the exit is observed: wait for them.
-    api.wait_for_line(|l| l.contains("\"message\":\"shutdown complete\""));
+    api.wait_for_line(|l| l.contains("\"msg\":\"shutdown complete\""));
     let lines = api.json_lines();
     assert!(lines.iter().any(|l| {
-        l["message"]
+        l["msg"]
             .as_str()
             .unwrap_or("")
             .starts_with("shutdown started")
@@ -227,7 +247,7 @@ async fn panic_in_a_handler_is_a_json_500_and_the_process_serves_on() {
             .status(),
         200
     );
-    let line = api.wait_for_line(|l| l.contains("\"message\":\"panic\""));
+    let line = api.wait_for_line(|l| l.contains("\"msg\":\"panic\""));
     assert!(line.contains("deliberate panic"), "{line}");
     api.wait_for_line(|l| l.contains("\"statusCode\":500"));
     // Counted under its route, not as an unmatched request.

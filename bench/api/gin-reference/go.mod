@@ -2,10 +2,7 @@ module gin-reference
 
 go 1.26
 
-require (
-	github.com/gin-gonic/gin v1.12.0
-	github.com/sirupsen/logrus v1.10.2
-)
+require github.com/gin-gonic/gin v1.12.0
 
 require (
 	github.com/bytedance/gopkg v0.1.3 // indirect

@@ -1,57 +1,88 @@
 // Gin reference server for the api benchmark (benchmark tooling only, never shipped).
 //
-// It reproduces what the original Go-Gin service did, written here for this project: the
-// two endpoints, gin.Recovery(), and a JSON request-log middleware with the seed's field
-// names (statusCode, latency, clientIP, method, path with query, userAgent) via logrus'
-// JSON formatter, the common choice in Gin services of that style.
+// The seed's service, code path for code path, written here for this project: the standard
+// library's log/slog with a JSON handler on stdout as the default logger; gin.New() with
+// gin.Recovery() first, then the request-log middleware, which calls slog.Info after
+// c.Next() with the seed's fields (statusCode, latency as a time.Duration, clientIP, method,
+// path with ?query appended, userAgent); the two endpoints; an http.Server stopped by a
+// graceful Shutdown (5 s) on SIGINT/SIGTERM.
 package main
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/sirupsen/logrus"
 )
 
-func jsonLogger(log *logrus.Logger) gin.HandlerFunc {
+func structuredLogger() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		path := c.Request.URL.Path
-		if raw := c.Request.URL.RawQuery; raw != "" {
+		raw := c.Request.URL.RawQuery
+
+		c.Next()
+
+		if raw != "" {
 			path = path + "?" + raw
 		}
-		c.Next()
-		log.WithFields(logrus.Fields{
-			"statusCode": c.Writer.Status(),
-			"latency":    time.Since(start).String(),
-			"clientIP":   c.ClientIP(),
-			"method":     c.Request.Method,
-			"path":       path,
-			"userAgent":  c.Request.UserAgent(),
-		}).Info("request")
+		slog.Info("request processed",
+			"statusCode", c.Writer.Status(),
+			"latency", time.Since(start),
+			"clientIP", c.ClientIP(),
+			"method", c.Request.Method,
+			"path", path,
+			"userAgent", c.Request.UserAgent(),
+		)
 	}
 }
 
 func main() {
-	gin.SetMode(gin.ReleaseMode)
-	log := logrus.New()
-	log.SetFormatter(&logrus.JSONFormatter{})
-	log.SetOutput(os.Stdout)
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
 
-	env := os.Getenv("APP_ENV")
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"
 	}
-	r := gin.New()
-	r.Use(jsonLogger(log), gin.Recovery())
-	r.GET("/api/v1/status", func(c *gin.Context) {
+	env := os.Getenv("APP_ENV")
+	if env == "" {
+		env = "development"
+	}
+
+	gin.SetMode(gin.ReleaseMode)
+	router := gin.New()
+	router.Use(gin.Recovery(), structuredLogger())
+	router.GET("/api/v1/status", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok", "service": "api-service", "environment": env})
 	})
-	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "healthy") })
-	if err := r.Run("127.0.0.1:" + port); err != nil {
-		log.Fatal(err)
+	router.GET("/healthz", func(c *gin.Context) {
+		c.String(http.StatusOK, "healthy")
+	})
+
+	// Loopback only: a benchmark server must not listen on the machine's interfaces.
+	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: router}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("listen", "error", err)
+			os.Exit(1)
+		}
+	}()
+
+	quit := make(chan os.Signal, 1)
+	signal.Notify(quit, syscall.SIGINT, syscall.SIGTERM)
+	<-quit
+	slog.Info("shutting down server")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		slog.Error("server forced to shutdown", "error", err)
+		os.Exit(1)
 	}
+	slog.Info("server exited")
 }

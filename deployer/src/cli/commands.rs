@@ -29,6 +29,7 @@ fn render(args: RenderArgs) -> anyhow::Result<Status> {
             LoadRestrictorArg::RootOnly => render::LoadRestrictor::RootOnly,
             LoadRestrictorArg::None => render::LoadRestrictor::None,
         },
+        ..Default::default()
     };
     let yaml = render::build(&args.dir, &opts)?;
     print_stdout(&yaml)?;

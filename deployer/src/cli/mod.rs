@@ -163,9 +163,10 @@ pub struct PromoteArgs {
 
 /// One overlay, or `--all` of a config repository's (`images`, `status`).
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["overlay_dir", "all"])))]
 pub struct OverlaySelection {
-    /// One overlay directory; omit with --all.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// One overlay directory; or --all.
+    #[arg(conflicts_with = "all")]
     pub overlay_dir: Option<PathBuf>,
     /// Every overlay under <config-repo>/overlays.
     #[arg(long)]

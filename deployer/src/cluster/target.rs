@@ -3,8 +3,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use yaml_rust2::YamlLoader;
-
 use super::Target;
 use super::error::ClusterError;
 use crate::render::Object;
@@ -63,22 +61,20 @@ pub fn target_for_overlay(
     Target::new(&namespace, &name)
 }
 
-/// The `namespace:` field of the directory's kustomization file, if any.
+/// The `namespace:` field of the directory's kustomization file, if any (the render has
+/// already read and validated the same file).
 fn kustomization_namespace(dir: &Path) -> Result<Option<String>, ClusterError> {
-    for file in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
-        let path = dir.join(file);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let docs = YamlLoader::load_from_str(&text)
-            .map_err(|e| ClusterError::Inventory(format!("{}: {e}", path.display())))?;
-        return Ok(docs
-            .first()
-            .and_then(|d| d["namespace"].as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string));
-    }
-    Ok(None)
+    let Ok(path) = crate::render::find_file(dir) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ClusterError::Inventory(format!("{}: {e}", path.display())))?;
+    let doc = crate::yaml::parse_one(&text, &crate::yaml::Limits::default())
+        .map_err(|e| ClusterError::Inventory(format!("{}: {}", path.display(), e.message)))?;
+    Ok(doc
+        .str_at(&["namespace"])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string))
 }
 
 #[cfg(test)]

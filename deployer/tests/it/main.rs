@@ -3,4 +3,5 @@ mod cluster;
 mod edit;
 mod images;
 mod overlays;
+mod regressions;
 mod render;

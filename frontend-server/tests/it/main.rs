@@ -7,7 +7,10 @@
 
 mod cache;
 mod compression;
+mod connection;
+mod deployment_config;
 mod e2e;
+mod memory;
 mod nginx_parity;
 mod process;
 mod proxy;

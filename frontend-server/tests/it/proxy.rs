@@ -6,7 +6,8 @@ use reqwest::{StatusCode, header};
 
 use crate::support::{self, InProcess, TestUpstream};
 
-fn start(upstream: &TestUpstream, extra: &[(&str, &str)]) -> (support::FixtureSite, InProcess) {
+/// The fixture site served in-process, proxying to `upstream`.
+pub fn start(upstream: &TestUpstream, extra: &[(&str, &str)]) -> (support::FixtureSite, InProcess) {
     let site = support::fixture_site();
     let origin = upstream.origin();
     let mut env = vec![("API_UPSTREAM", origin.as_str())];

@@ -563,10 +563,7 @@ pub fn raw_get(base: &str, target: &str) -> (u16, String) {
 /// the server writes any body bytes right after the head and before it answers the second
 /// request, so a test asserts that the rest starts with `HTTP/1.1 `.
 ///
-/// The second request is sent only after the first head arrived, not pipelined: actix-http
-/// 3.20 keeps the "answering a HEAD" flag per connection and sets it when it decodes a
-/// request, so a GET pipelined behind a HEAD clears it before the HEAD is answered (an
-/// upstream limitation; browsers and the ingress do not pipeline).
+/// (Pipelined requests, sent before an answer arrives: `connection.rs`.)
 pub fn raw_then_get(
     base: &str,
     first_method: &str,

@@ -19,7 +19,7 @@ const gzip = promisify(zlib.gzip)
 
 /**
  * Text formats a Gatsby build emits. Images, fonts and archives are already
- * compressed and are never listed (DESIGN.md §3).
+ * compressed and are never listed (see ARCHITECTURE.md, "Main choices").
  */
 const DEFAULT_EXTENSIONS = [
   ".html",

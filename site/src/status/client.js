@@ -1,5 +1,5 @@
 /**
- * Browser client for the api's status endpoint (DESIGN.md §3):
+ * Browser client for the api's status endpoint (ARCHITECTURE.md, "Request path"):
  * `GET /api/v1/status` -> 200 {"status":"ok","service":"api-service","environment":"<APP_ENV>"}.
  *
  * Relative URL on purpose: the page and the API share an origin because
@@ -20,7 +20,7 @@ export class StatusError extends Error {
   }
 }
 
-// The three fields the page shows; their names and meaning are fixed by DESIGN.md §3.
+// The three fields the page shows; their names and meaning are the Gin service's (README.md, "api").
 const REQUIRED_FIELDS = ["status", "service", "environment"]
 
 /**

@@ -1,0 +1,342 @@
+//! A wrapper around each accepted TCP connection, between the socket and actix-http's
+//! HTTP/1.1 dispatcher, for two things actix-http 3 does per connection instead of per
+//! request:
+//!
+//! 1. **A deadline on every request head.** actix-http arms its head timer
+//!    (`CLIENT_REQUEST_TIMEOUT`) for a connection's first request only; a client that sends
+//!    one request and then trickles the next head is never cut off. Here each head, on every
+//!    request of a keep-alive connection, must be complete within the timeout counted from
+//!    its first byte; otherwise the connection is closed (as nginx's `client_header_timeout`
+//!    does; idle time between requests is `KEEP_ALIVE`'s, not this).
+//! 2. **No decoding ahead of an answer.** actix-http's codec keeps "answering a HEAD" (and
+//!    the keep-alive and version state) per connection and updates it when it *decodes* a
+//!    request, so a request pipelined behind a HEAD, or a HEAD pipelined behind a GET, made
+//!    it encode the earlier response wrongly (a HEAD answered with a body, a GET without
+//!    one). Here the bytes of a pipelined request are held back until the response to the
+//!    request before it has been started (its head encoded): pipelining still works,
+//!    requests are answered one after the other, as actix answers them anyway.
+//!
+//! [`GuardedIo`] frames the inbound bytes ([`crate::request_framing`]) to know where each
+//! request begins and ends; [`MarkAnswered`] wraps the application service and counts a
+//! request as answered when actix drops its service future — which it does right after
+//! encoding the response head (`h1::Dispatcher::send_response`). Both meet in the
+//! connection's [`ConnState`], reached from a request through actix' connection data.
+
+use std::{
+    cell::Cell,
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    rc::Rc,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
+
+use actix_http::Request;
+use actix_service::{Service, ServiceFactory};
+use futures_util::future::LocalBoxFuture;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::request_framing::Framer;
+
+/// What the socket side and the service side of one connection share (one worker thread
+/// owns a connection, so plain cells suffice).
+#[derive(Default)]
+pub struct ConnState {
+    /// Request heads handed to actix.
+    delivered: Cell<u64>,
+    /// Requests whose response head actix has encoded.
+    answered: Cell<u64>,
+    /// The dispatcher waiting for held-back bytes.
+    waker: Cell<Option<Waker>>,
+}
+
+impl std::fmt::Debug for ConnState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnState")
+            .field("delivered", &self.delivered.get())
+            .field("answered", &self.answered.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnState {
+    /// A request was handed to actix whose response has not started yet.
+    fn unanswered(&self) -> bool {
+        self.delivered.get() > self.answered.get()
+    }
+
+    fn mark_answered(&self) {
+        self.answered.set(self.answered.get() + 1);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// The connection's shared state as stored in actix' connection data.
+#[derive(Debug, Clone)]
+pub struct ConnHandle(Rc<ConnState>);
+
+/// The inbound side of a connection, framed; see the module documentation.
+#[derive(Debug)]
+pub struct GuardedIo<T> {
+    io: T,
+    framer: Framer,
+    /// Bytes read from the socket and not handed to actix yet (a held-back request).
+    pending: Vec<u8>,
+    pending_at: usize,
+    conn: Rc<ConnState>,
+    head_timeout: Duration,
+    /// Armed while a head is incomplete and the socket has nothing more.
+    head_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    head_timer_armed: bool,
+    timed_out: bool,
+    peer: Option<SocketAddr>,
+}
+
+impl<T> GuardedIo<T> {
+    pub fn new(io: T, head_timeout: Duration, peer: Option<SocketAddr>) -> Self {
+        Self {
+            io,
+            framer: Framer::new(),
+            pending: Vec::new(),
+            pending_at: 0,
+            conn: Rc::default(),
+            head_timeout,
+            head_timer: None,
+            head_timer_armed: false,
+            timed_out: false,
+            peer,
+        }
+    }
+
+    /// For actix' connection data (see [`MarkAnswered`]).
+    pub fn handle(&self) -> ConnHandle {
+        ConnHandle(Rc::clone(&self.conn))
+    }
+
+    /// Feeds `bytes` to the framer and returns how many of them may go to actix now: all,
+    /// or up to the end of a request when the next one has to wait for its answer.
+    fn admit(framer: &mut Framer, conn: &ConnState, bytes: &[u8]) -> usize {
+        let mut i = 0;
+        while i < bytes.len() {
+            if framer.at_boundary() && conn.unanswered() {
+                break;
+            }
+            let fed = framer.feed(&bytes[i..]);
+            i += fed.consumed;
+            if fed.head_completed {
+                conn.delivered.set(conn.delivered.get() + 1);
+            }
+        }
+        i
+    }
+
+    /// After bytes were admitted: a head that is complete needs no deadline any more.
+    fn after_admit(&mut self) {
+        if !self.framer.in_head() {
+            self.head_timer_armed = false;
+        }
+    }
+
+    /// Whether the next byte must wait for the previous request's answer.
+    fn held_back(&self) -> bool {
+        self.framer.at_boundary() && self.conn.unanswered()
+    }
+
+    /// Polls the head deadline of an incomplete head; `true` once it has passed.
+    fn head_deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.framer.in_head() {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + self.head_timeout;
+        let timer = self
+            .head_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if !self.head_timer_armed {
+            timer.as_mut().reset(deadline);
+            self.head_timer_armed = true;
+        }
+        timer.as_mut().poll(cx).is_ready()
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.timed_out || buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            if this.pending_at < this.pending.len() {
+                if this.held_back() {
+                    this.conn.waker.set(Some(cx.waker().clone()));
+                    return Poll::Pending;
+                }
+                let available = (this.pending.len() - this.pending_at).min(buf.remaining());
+                let chunk = &this.pending[this.pending_at..this.pending_at + available];
+                let n = Self::admit(&mut this.framer, &this.conn, chunk);
+                buf.put_slice(&chunk[..n]);
+                this.after_admit();
+                this.pending_at += n;
+                if this.pending_at == this.pending.len() {
+                    this.pending.clear();
+                    this.pending_at = 0;
+                }
+                if n > 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            // Nothing held back: read the socket even while the last request is unanswered,
+            // so that in the usual case (no next request yet) the socket's own readiness
+            // wakes the dispatcher and an answer costs no extra wake-up.
+            let before = buf.filled().len();
+            match Pin::new(&mut this.io).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) => {
+                    let read = buf.filled().len() - before;
+                    if read == 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                    let n = Self::admit(&mut this.framer, &this.conn, &buf.filled()[before..]);
+                    this.after_admit();
+                    if n < read {
+                        this.pending
+                            .extend_from_slice(&buf.filled()[before + n..before + read]);
+                        buf.set_filled(before + n);
+                    }
+                    if n > 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                    // All of it belongs to a request that must wait for the answer before it.
+                    this.conn.waker.set(Some(cx.waker().clone()));
+                    return Poll::Pending;
+                }
+                Poll::Pending => {
+                    if this.head_deadline_passed(cx) {
+                        this.timed_out = true;
+                        tracing::debug!(
+                            peer = ?this.peer,
+                            timeout = %humantime::format_duration(this.head_timeout),
+                            "request head not complete in time: closing the connection"
+                        );
+                        // End of input for actix: it finishes what it is writing and closes.
+                        return Poll::Ready(Ok(()));
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+            }
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// Wraps the application's service factory: each request's service future carries a mark
+/// that counts the request as answered when actix drops the future.
+#[derive(Debug, Clone)]
+pub struct MarkAnswered<F>(pub F);
+
+impl<F> ServiceFactory<Request> for MarkAnswered<F>
+where
+    F: ServiceFactory<Request, Config = ()>,
+    F::Future: 'static,
+{
+    type Response = F::Response;
+    type Error = F::Error;
+    type Config = ();
+    type Service = MarkAnsweredService<F::Service>;
+    type InitError = F::InitError;
+    type Future = LocalBoxFuture<'static, Result<Self::Service, Self::InitError>>;
+
+    fn new_service(&self, cfg: ()) -> Self::Future {
+        let inner = self.0.new_service(cfg);
+        Box::pin(async move { inner.await.map(|inner| MarkAnsweredService { inner }) })
+    }
+}
+
+/// The service of [`MarkAnswered`].
+#[derive(Debug)]
+pub struct MarkAnsweredService<S> {
+    inner: S,
+}
+
+impl<S: Service<Request>> Service<Request> for MarkAnsweredService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Answered<S::Future>;
+
+    actix_service::forward_ready!(inner);
+
+    fn call(&self, req: Request) -> Self::Future {
+        let mark = req.conn_data::<ConnHandle>().cloned().map(AnswerMark);
+        Answered {
+            fut: self.inner.call(req),
+            _mark: mark,
+        }
+    }
+}
+
+/// Counts its request as answered when dropped.
+#[derive(Debug)]
+struct AnswerMark(ConnHandle);
+
+impl Drop for AnswerMark {
+    fn drop(&mut self) {
+        self.0.0.mark_answered();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's service future with its [`AnswerMark`]: actix drops it after encoding
+    /// the response head, so the mark is dropped then, not when the future completes.
+    #[derive(Debug)]
+    pub struct Answered<F> {
+        #[pin]
+        fut: F,
+        _mark: Option<AnswerMark>,
+    }
+}
+
+impl<F: Future> Future for Answered<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().fut.poll(cx)
+    }
+}
