@@ -1,4 +1,5 @@
 mod cli;
+mod cluster;
 mod edit;
 mod images;
 mod overlays;
