@@ -6,9 +6,11 @@
 //! - `render`: native, Kustomize-compatible build of a kustomization directory.
 //! - `edit`: `set-image` and `promote`: in-place edits of kustomization files.
 //! - `images`: what image runs where; `reference`: the image reference grammar.
+//! - `cluster`: reconcile rendered objects into a cluster (sync, diff, status, inventory, prune).
 //! - `cli`: the command-line surface (thin; all logic lives in the modules above).
 
 pub mod cli;
+pub mod cluster;
 pub mod edit;
 pub mod images;
 pub mod reference;

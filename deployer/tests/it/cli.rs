@@ -27,6 +27,10 @@ fn help_documents_the_exit_statuses_and_exits_zero() {
         "0   success",
         "1   failure",
         "2   nothing to do",
+        "3   unhealthy",
+        "4   refused by a guard",
+        "5   diff: error",
+        "6   status: an object is out of sync",
         "64  usage error",
     ] {
         assert!(help.contains(line), "{help}");

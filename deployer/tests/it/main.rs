@@ -1,4 +1,5 @@
 mod cli;
+mod cluster;
 mod edit;
 mod features;
 mod images;

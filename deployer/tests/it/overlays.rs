@@ -348,7 +348,7 @@ fn agent_rbac_is_namespaced_and_has_no_wildcards_or_secrets() {
     let agent = find(&docs, "Deployment", "deployer-agent");
     assert_eq!(
         agent["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
-        Some("deployer-agent")
+        Some("deployer-agent-prod")
     );
     assert_eq!(agent["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
 }
