@@ -656,7 +656,7 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         return Ordering::Equal;
     }
     if a.is_ascii() && b.is_ascii() {
-        return natural_order(a.as_bytes(), b.as_bytes(), |c| char::from(c));
+        return natural_order(a.as_bytes(), b.as_bytes(), char::from);
     }
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
