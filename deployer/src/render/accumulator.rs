@@ -37,7 +37,7 @@ impl Accumulator {
             k.namespace = id.effective_namespace().to_string();
             k
         };
-        let mut seen: std::collections::HashSet<super::resource::ResId> =
+        let mut seen: foldhash::HashSet<super::resource::ResId> =
             self.resources.iter().map(|r| key(&r.cur_id())).collect();
         for r in rs {
             let id = r.cur_id();
@@ -136,6 +136,8 @@ fn copy_merge_meta(r: &mut Resource, old: &Resource) {
                 meta.insert(field.into(), Value::Map(merged));
             }
         }
+        // `SetLabels` / `SetAnnotations` with the merged string maps.
+        r.rebuild_meta_map(field);
     }
     r.set_name(old.name());
     r.set_namespace(old.namespace());
@@ -156,44 +158,129 @@ fn copy_merge_meta(r: &mut Resource, old: &Resource) {
     r.suffixes = old.suffixes.clone();
 }
 
-/// Parses a YAML stream of resources (a `List` kind contributes its items).
+/// Parses a YAML stream of resources as kustomize's resource factory reads a file:
+/// - a file of one document (kyaml's reader splits at lines starting with `---`) whose kind
+///   is `List` or `ResourceList` and that has `items` is unwrapped: the items are read as
+///   they are written;
+/// - any other kind ending in `List` contributes its items through
+///   `map[string]interface{}` and JSON (kustomize `inlineAnyEmbeddedLists`): they join the
+///   end of the file's objects, a list with null `items` contributes nothing (one without
+///   `items` is an object like any other), and items that are lists are expanded in turn.
 pub fn parse_resources(
     text: &str,
     file: &Path,
     limits: &crate::yaml::Limits,
 ) -> Result<Vec<Resource>, RenderError> {
-    let docs = crate::yaml::parse_resources(text, limits)
+    let single = kyaml_pieces(text) == 1;
+    let unwrapped = |kind: &str, has_items: bool| {
+        single && has_items && (kind == "List" || kind == "ResourceList")
+    };
+    let expanded = |doc: crate::yaml::Node<'_>| {
+        let doc = doc.resolved();
+        let kind = doc
+            .get("kind")
+            .and_then(|k| k.resolved().as_str())
+            .unwrap_or("");
+        let has_items = doc.get("items").is_some();
+        kind.ends_with("List") && has_items && !unwrapped(kind, has_items)
+    };
+    let mut docs = crate::yaml::parse_resources_with(text, limits, &expanded)
         .map_err(|e| RenderError::syntax(file, e.line, e.message))?;
-    let mut out = Vec::new();
-    for d in docs {
+    if let [doc] = docs.as_slice()
+        && unwrapped(
+            doc.text_at(&["kind"]).unwrap_or(""),
+            doc.get("items").is_some(),
+        )
+    {
+        docs = match docs
+            .pop()
+            .and_then(|mut d| d.as_map_mut()?.shift_remove("items"))
+        {
+            Some(Value::Seq(items)) => items
+                .into_iter()
+                .filter(|i| !i.is_null() && !matches!(i, Value::Map(m) if m.is_empty()))
+                .collect(),
+            _ => Vec::new(),
+        };
+    }
+    let mut queue: std::collections::VecDeque<Value> = docs.into();
+    let mut out = Vec::with_capacity(queue.len());
+    while let Some(d) = queue.pop_front() {
         let Value::Map(_) = d else {
             return Err(RenderError::syntax(file, 0, "a resource must be a mapping"));
         };
-        let kind = d.str_at(&["kind"]).unwrap_or("");
-        if kind.ends_with("List")
-            && let Some(Value::Seq(items)) = d.get("items")
-        {
-            // kustomize expands a List through `map[string]interface{}` and back.
-            for item in items {
-                let mut item = item.clone();
-                crate::yaml::value::map_roundtrip(&mut item);
-                out.push(check_resource(item, file)?);
-            }
+        let kind = d.text_at(&["kind"]).unwrap_or("");
+        // Without `items` it is not a collection (`AccessWhiteList`, kustomize #5485).
+        if !kind.ends_with("List") || d.get("items").is_none() {
+            out.push(check_resource(d, file)?);
             continue;
         }
-        out.push(check_resource(d, file)?);
+        match d.get("items") {
+            None | Some(Value::Null(_)) => {}
+            Some(Value::Seq(items)) => {
+                for item in items {
+                    // kustomize expands a List through `map[string]interface{}` and JSON.
+                    let mut item = item.clone();
+                    crate::yaml::value::map_roundtrip(&mut item);
+                    match &item {
+                        Value::Null(_) => {}
+                        Value::Map(m) if m.is_empty() => {}
+                        Value::Map(_) => queue.push_back(item),
+                        _ => {
+                            return Err(RenderError::build(
+                                file,
+                                format!("an item of {kind} is not an object"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(RenderError::build(
+                    file,
+                    format!("expected array in {kind}/items"),
+                ));
+            }
+        }
     }
     Ok(out)
 }
 
+/// How many documents kyaml's reader splits `text` into: it cuts at every line that starts
+/// with `---` after a line break (`\n---.*\n`), not where YAML would.
+fn kyaml_pieces(text: &str) -> usize {
+    if text.is_empty() {
+        return 0;
+    }
+    let b = text.as_bytes();
+    let mut pieces = 1;
+    let mut i = 0;
+    while let Some(pos) = memchr_newline(&b[i..]) {
+        let start = i + pos + 1;
+        if b[start..].starts_with(b"---") && b[start..].contains(&b'\n') {
+            pieces += 1;
+            // The match takes the separator line's newline: the next one needs its own.
+            let end = start + b[start..].iter().position(|&c| c == b'\n').unwrap_or(0);
+            i = end + 1;
+            continue;
+        }
+        i = start;
+    }
+    pieces
+}
+
+fn memchr_newline(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
 fn check_resource(v: Value, file: &Path) -> Result<Resource, RenderError> {
-    if v.str_at(&["kind"]).is_none_or(str::is_empty) {
+    if v.text_at(&["kind"]).is_none_or(str::is_empty) {
         return Err(RenderError::build(
             file,
             "missing Resource metadata: an object has no `kind`",
         ));
     }
-    if v.str_at(&["metadata", "name"]).is_none_or(str::is_empty) {
+    if v.text_at(&["metadata", "name"]).is_none_or(str::is_empty) {
         return Err(RenderError::build(
             file,
             format!(
@@ -203,4 +290,26 @@ fn check_resource(v: Value, file: &Path) -> Result<Resource, RenderError> {
         ));
     }
     Ok(Resource::new(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kyaml_splits_at_lines_starting_with_three_dashes() {
+        for (text, pieces) in [
+            ("", 0),
+            ("a: 1\n", 1),
+            ("---\na: 1\n", 1),
+            ("a: 1\n---\nb: 2\n", 2),
+            ("a: 1\n---\n", 2),
+            ("a: 1\n--- # c\nb: 2", 2),
+            ("a: 1\n---\n---\nb: 2\n", 2),
+            ("a: 1\n---", 1),
+            ("a: |\n  x\n---x\n", 2),
+        ] {
+            assert_eq!(kyaml_pieces(text), pieces, "{text:?}");
+        }
+    }
 }

@@ -145,14 +145,16 @@ pub struct Target<'v, 'p> {
 
 /// kyaml `PathMatcher`: visits every field `path` matches, creating missing fields of kind
 /// `create` on the way. `[key=value]` matches elements whose `key` field's text matches the
-/// regular expression `value` anywhere (kyaml compiles it unanchored).
+/// regular expression `value` anywhere (kyaml compiles it unanchored). The scalars of the
+/// elements it creates (untagged nodes holding `value`) are added to `made`.
 pub fn visit_matches(
     v: &mut Value,
     path: &[String],
     create: Option<CreateKind>,
+    made: &mut Vec<Vec<Seg>>,
     f: &mut dyn FnMut(Target<'_, '_>) -> Result<(), String>,
 ) -> Result<usize, String> {
-    visit(v, path, create, false, &mut Vec::new(), f)
+    visit(v, path, create, false, &mut Vec::new(), made, f)
 }
 
 fn part_kind(next: Option<&String>, create: CreateKind) -> CreateKind {
@@ -168,7 +170,7 @@ fn empty(kind: CreateKind) -> Value {
     match kind {
         CreateKind::Scalar => Value::Null(None),
         CreateKind::Seq => Value::Seq(Vec::new()),
-        CreateKind::Map => Value::Map(Map::new()),
+        CreateKind::Map => Value::Map(Map::default()),
     }
 }
 
@@ -178,6 +180,7 @@ fn visit(
     create: Option<CreateKind>,
     created: bool,
     at: &mut Vec<Seg>,
+    made: &mut Vec<Vec<Seg>>,
     f: &mut dyn FnMut(Target<'_, '_>) -> Result<(), String>,
 ) -> Result<usize, String> {
     let Some((seg, rest)) = path.split_first() else {
@@ -195,12 +198,12 @@ fn visit(
         let Value::Seq(items) = v else {
             return Err(format!("wrong node kind: expected a list at {seg}"));
         };
-        let mut made = false;
+        let mut made_item = false;
         if items.len() == idx
             && let Some(c) = create
         {
             items.push(empty(part_kind(rest.first(), c)));
-            made = true;
+            made_item = true;
         }
         let len = items.len();
         let Some(item) = items.get_mut(idx) else {
@@ -209,7 +212,7 @@ fn visit(
             ));
         };
         at.push(Seg::Index(idx));
-        let r = visit(item, rest, create, made, at, f);
+        let r = visit(item, rest, create, made_item, at, made, f);
         at.pop();
         return r;
     }
@@ -236,19 +239,23 @@ fn visit(
             };
             // kyaml appends an element holding the pattern text, untagged.
             let value = resolve_untagged(pattern);
+            let mut scalar_at = at.clone();
+            scalar_at.push(Seg::Index(items.len()));
             items.push(if k.is_empty() {
                 value
             } else {
-                let mut m = Map::new();
+                scalar_at.push(Seg::Key(k.to_string()));
+                let mut m = Map::default();
                 m.insert(k.to_string(), value);
                 Value::Map(m)
             });
+            made.push(scalar_at);
         }
         let mut n = 0;
         for (i, item) in items.iter_mut().enumerate() {
             if hit(item) {
                 at.push(Seg::Index(i));
-                let r = visit(item, rest, create, false, at, f);
+                let r = visit(item, rest, create, false, at, made, f);
                 at.pop();
                 n += r?;
             }
@@ -262,7 +269,7 @@ fn visit(
         let mut n = 0;
         for (i, item) in items.iter_mut().enumerate() {
             at.push(Seg::Index(i));
-            let r = visit(item, rest, create, false, at, f);
+            let r = visit(item, rest, create, false, at, made, f);
             at.pop();
             n += r?;
         }
@@ -274,18 +281,18 @@ fn visit(
         }
         return Err(format!("wrong node kind: expected a mapping at {seg}"));
     };
-    let mut made = false;
+    let mut made_field = false;
     if !m.contains_key(seg.as_str()) {
         let Some(c) = create else {
             return Ok(0);
         };
         m.insert(seg.clone(), empty(part_kind(rest.first(), c)));
-        made = true;
+        made_field = true;
     }
     match m.get_mut(seg.as_str()) {
         Some(child) => {
             at.push(Seg::Key(seg.clone()));
-            let r = visit(child, rest, create, made, at, f);
+            let r = visit(child, rest, create, made_field, at, made, f);
             at.pop();
             r
         }
@@ -400,6 +407,7 @@ mod tests {
             &mut doc,
             &s(&["c", "[name=app]", "image"]),
             None,
+            &mut Vec::new(),
             &mut |t| {
                 seen.push(t.node.as_str().unwrap_or("").to_string());
                 Ok(())
@@ -413,10 +421,12 @@ mod tests {
     #[test]
     fn matcher_creates_missing_fields() {
         let mut doc = v("spec: {}\n");
+        let mut made = Vec::new();
         let n = visit_matches(
             &mut doc,
             &s(&["spec", "ports", "[name=http]", "port"]),
             Some(CreateKind::Scalar),
+            &mut made,
             &mut |t| {
                 assert!(t.created);
                 *t.node = resolve_untagged("80");

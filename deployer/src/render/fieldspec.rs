@@ -4,7 +4,7 @@
 
 use super::RenderError;
 use super::kustomization::FieldSpecDoc;
-use super::resource::Gvk;
+use super::resource::{Gvk, or};
 use crate::yaml::decode::{self, Rules};
 use crate::yaml::{Documents, Limits, Map, Value};
 use serde::Deserialize;
@@ -81,12 +81,39 @@ pub struct TransformerConfig {
     pub replicas: Vec<FieldSpec>,
 }
 
-fn merge_specs(into: &mut Vec<FieldSpec>, more: &[FieldSpec]) {
+/// kustomize `FsSlice.MergeAll`: a spec is new unless one with the same path is selected by
+/// its gvk (so a spec for any kind adds nothing where one for a specific kind exists); the
+/// same spec with another `create` is a conflict.
+pub(super) fn merge_specs(into: &mut Vec<FieldSpec>, more: &[FieldSpec]) -> Result<(), String> {
     for fs in more {
-        if !into.iter().any(|x| x.gvk == fs.gvk && x.path == fs.path) {
-            into.push(fs.clone());
+        match into
+            .iter()
+            .find(|x| x.path == fs.path && x.gvk.is_selected_by(&fs.gvk))
+        {
+            Some(x) if x.create != fs.create => {
+                return Err(format!(
+                    "conflicting fieldspecs: {} and {}",
+                    describe(x),
+                    describe(fs)
+                ));
+            }
+            Some(_) => {}
+            None => into.push(fs.clone()),
         }
     }
+    Ok(())
+}
+
+/// kustomize's `FieldSpec.String()`.
+fn describe(fs: &FieldSpec) -> String {
+    format!(
+        "{}.{}.{}:{}:{}",
+        or(&fs.gvk.kind, "~K"),
+        or(&fs.gvk.version, "~V"),
+        or(&fs.gvk.group, "~G"),
+        fs.create,
+        fs.path.join("/")
+    )
 }
 
 /// A transformer configuration file (kustomize `builtinconfig.TransformerConfig`).
@@ -227,24 +254,41 @@ impl TransformerConfig {
         })
     }
 
-    pub fn merge(&mut self, o: &TransformerConfig) {
-        merge_specs(&mut self.name_prefix, &o.name_prefix);
-        merge_specs(&mut self.name_suffix, &o.name_suffix);
-        merge_specs(&mut self.common_labels, &o.common_labels);
-        merge_specs(&mut self.labels, &o.labels);
-        merge_specs(&mut self.template_labels, &o.template_labels);
-        merge_specs(&mut self.common_annotations, &o.common_annotations);
-        merge_specs(&mut self.namespace, &o.namespace);
-        merge_specs(&mut self.var_reference, &o.var_reference);
-        merge_specs(&mut self.images, &o.images);
-        merge_specs(&mut self.replicas, &o.replicas);
+    /// kustomize `TransformerConfig.Merge` (a conflict names the field specs).
+    pub fn merge(&mut self, o: &TransformerConfig) -> Result<(), String> {
+        let pairs: [(&mut Vec<FieldSpec>, &[FieldSpec], &str); 10] = [
+            (&mut self.name_prefix, &o.name_prefix, "NamePrefix"),
+            (&mut self.name_suffix, &o.name_suffix, "NameSuffix"),
+            (&mut self.namespace, &o.namespace, "NameSpace"),
+            (
+                &mut self.common_annotations,
+                &o.common_annotations,
+                "CommonAnnotations",
+            ),
+            (&mut self.common_labels, &o.common_labels, "CommonLabels"),
+            (&mut self.labels, &o.labels, "Labels"),
+            (
+                &mut self.template_labels,
+                &o.template_labels,
+                "TemplateLabels",
+            ),
+            (&mut self.var_reference, &o.var_reference, "VarReference"),
+            (&mut self.images, &o.images, "Images"),
+            (&mut self.replicas, &o.replicas, "Replicas"),
+        ];
+        for (into, more, name) in pairs {
+            merge_specs(into, more)
+                .map_err(|e| format!("failed to merge {name} fieldSpec: {e}"))?;
+        }
         for nr in &o.name_reference {
             if let Some(x) = self.name_reference.iter_mut().find(|x| x.gvk == nr.gvk) {
-                merge_specs(&mut x.field_specs, &nr.field_specs);
+                merge_specs(&mut x.field_specs, &nr.field_specs)
+                    .map_err(|e| format!("failed to merge NameReference fieldSpec: {e}"))?;
             } else {
                 self.name_reference.push(nr.clone());
             }
         }
+        Ok(())
     }
 }
 
@@ -322,7 +366,7 @@ pub fn walk_at(
             };
             if field.is_null() && creating {
                 if path.len() > 1 || leaf == Create::Map {
-                    *field = Value::Map(Map::new());
+                    *field = Value::Map(Map::default());
                 } else {
                     *field = Value::Str(String::new());
                 }

@@ -37,12 +37,12 @@ pub fn generate(
     let opts = merge_options(args.options.as_ref(), global);
     let pairs = load_pairs(args, ldr, file, &bad)?;
 
-    let mut meta = Map::new();
+    let mut meta = Map::default();
     meta.insert("name".into(), Value::Str(args.name.clone()));
     if !args.namespace.is_empty() {
         meta.insert("namespace".into(), Value::Str(args.namespace.clone()));
     }
-    let mut obj = Map::new();
+    let mut obj = Map::default();
     obj.insert("apiVersion".into(), "v1".into());
     obj.insert(
         "kind".into(),
@@ -57,8 +57,8 @@ pub fn generate(
         };
         obj.insert("type".into(), t.into());
     }
-    let mut data = Map::new();
-    let mut binary = Map::new();
+    let mut data = Map::default();
+    let mut binary = Map::default();
     for (k, v) in pairs {
         match (secret, String::from_utf8(v)) {
             (false, Ok(text)) => {
@@ -89,7 +89,7 @@ pub fn generate(
                 if list.is_empty() {
                     continue;
                 }
-                let mut m = Map::new();
+                let mut m = Map::default();
                 for (k, v) in list {
                     m.insert(k.clone(), Value::Str(v.clone()));
                 }
@@ -200,7 +200,7 @@ fn load_pairs(
         };
         pairs.push((key, ldr.load_bytes(path, file)?));
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = foldhash::HashSet::default();
     for (k, _) in &pairs {
         if !k
             .chars()
@@ -232,6 +232,18 @@ fn remove_quotes(s: &str) -> &str {
 /// kustomize's name hash of a ConfigMap or Secret: SHA-256 of a JSON encoding of
 /// kind, (empty) name, data (and binaryData / type / stringData), first 10 hex digits with
 /// `0 1 3 a e` swapped for `g h k m t` (so the suffix never looks like a number).
+/// kustomize's `HashTransformer`: each generated object that asks for it gets its content
+/// hash appended to its name (and keeps asking: kustomize's last step hashes again, so a
+/// `HashTransformer` listed in `transformers:` gives such names two suffixes).
+pub fn add_hash_suffixes(resources: &mut [Resource]) {
+    for r in resources.iter_mut().filter(|r| r.needs_hash) {
+        let hash = content_hash(&r.obj);
+        r.store_previous_id();
+        let name = format!("{}-{hash}", r.name());
+        r.set_name(&name);
+    }
+}
+
 pub fn content_hash(obj: &Value) -> String {
     let kind = obj.str_at(&["kind"]).unwrap_or("");
     // kustomize looks the name up with `yaml.Lookup("metadata/name")`, i.e. a single
@@ -241,7 +253,7 @@ pub fn content_hash(obj: &Value) -> String {
         None | Some(Value::Null(_)) => Value::Str(String::new()),
         Some(v) => v.clone(),
     };
-    let mut m = Map::new();
+    let mut m = Map::default();
     m.insert("kind".into(), kind.into());
     m.insert("name".into(), name);
     m.insert("data".into(), field("data"));

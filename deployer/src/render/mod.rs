@@ -13,6 +13,7 @@
 //! deliberate deviations are listed in `deployer/DEVIATIONS.md`.
 
 mod accumulator;
+mod crds;
 mod error;
 mod fieldpath;
 mod fieldspec;
@@ -32,6 +33,7 @@ mod resource;
 mod selector;
 mod target;
 mod transformers;
+mod valueadd;
 mod vars;
 
 pub use error::RenderError;
@@ -67,15 +69,16 @@ pub fn check_kustomization(file: &Path, text: &str, limits: &Limits) -> Result<(
 }
 
 /// Builds the kustomization in `dir` and returns the YAML stream `kustomize build` prints:
-/// the objects of [`build_objects`], printed.
+/// the objects of [`build_objects`], printed. (They are printed from the trees their JSON
+/// bodies are made of, which the printer reads the same way: no JSON is built to print.)
 pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
-    let objects = build_objects(dir, opts)?;
-    let mut out = String::new();
-    for (i, o) in objects.iter().enumerate() {
+    let trees = build_trees(dir, opts)?;
+    let mut out = String::with_capacity(trees.len() * 1024);
+    for (i, v) in trees.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&o.to_yaml());
+        crate::yaml::emit::write_yaml(v, &mut out);
     }
     Ok(out)
 }
@@ -83,22 +86,28 @@ pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
 /// Builds the kustomization in `dir` into typed objects, in kustomize's output order: what
 /// the cluster side applies, and what [`build`] prints.
 pub fn build_objects(dir: &Path, opts: &RenderOptions) -> Result<Vec<Object>, RenderError> {
+    Ok(build_trees(dir, opts)?
+        .into_iter()
+        .map(Object::from_value)
+        .collect())
+}
+
+/// The objects of a build as trees after kustomize's JSON round trip
+/// ([`value::normalise_output`]).
+fn build_trees(dir: &Path, opts: &RenderOptions) -> Result<Vec<value::Value>, RenderError> {
     let (file, resources) = build_resources(dir, opts)?;
     resources
         .into_iter()
         .map(|r| {
-            let id = r.cur_id().describe();
             let mut v = r.obj;
-            value::normalise_output(&mut v).map_err(|message| RenderError::Object {
-                file: file.clone(),
-                object: id.clone(),
-                message,
-            })?;
-            Object::from_value(v).map_err(|message| RenderError::Object {
-                file: file.clone(),
-                object: id,
-                message,
-            })
+            match value::normalise_output(&mut v) {
+                Ok(()) => Ok(v),
+                Err(message) => Err(RenderError::Object {
+                    file: file.clone(),
+                    object: resource::Resource::new(v).cur_id().describe(),
+                    message,
+                }),
+            }
         })
         .collect()
 }
@@ -114,12 +123,7 @@ fn build_resources(
     let build_err = |message: String| RenderError::build(&file, message);
     let mut acc = top.accumulate(target::Accumulator::default())?;
     // Steps kustomize runs once, at the top: name hashes, back-references, vars.
-    for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
-        let hash = generators::content_hash(&r.obj);
-        r.store_previous_id();
-        let name = format!("{}-{hash}", r.name());
-        r.set_name(&name);
-    }
+    generators::add_hash_suffixes(&mut acc.resources);
     let tc = acc.shared_config();
     namereference::fix(&mut acc.resources, &tc.name_reference).map_err(&build_err)?;
     if !acc.vars.is_empty() {

@@ -5,7 +5,7 @@
 use super::fieldspec::{Create, NameRef, walk};
 use super::resource::{Gvk, ResId, Resource};
 use crate::yaml::Value;
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// Whether the shorter list is a suffix of the longer (kustomize `SameEndingSubSlice`).
 fn same_ending(a: &[String], b: &[String]) -> bool {
@@ -63,7 +63,7 @@ pub fn fix(resources: &mut [Resource], refs: &[NameRef]) -> Result<(), String> {
         })
         .collect();
     // Only renamed objects can be referral targets (kustomize matches previous names).
-    let mut by_prev_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_prev_name: HashMap<&str, Vec<usize>> = HashMap::default();
     for (i, s) in snaps.iter().enumerate() {
         for p in &s.prev {
             let list = by_prev_name.entry(p.name.as_str()).or_default();

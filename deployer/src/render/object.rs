@@ -43,8 +43,9 @@ impl Object {
         }
     }
 
-    /// From a tree that went through [`crate::yaml::value::normalise_output`].
-    pub(super) fn from_value(v: Value) -> Result<Object, String> {
+    /// From a tree that went through [`crate::yaml::value::normalise_output`] (which refused
+    /// what JSON cannot hold).
+    pub(super) fn from_value(v: Value) -> Object {
         let text = |path: &[&str]| {
             v.path(path)
                 .and_then(Value::scalar_text)
@@ -56,14 +57,14 @@ impl Object {
             text(&["metadata", "name"]),
         );
         let namespace = Some(text(&["metadata", "namespace"])).filter(|ns| !ns.is_empty());
-        let body = crate::yaml::value::to_json(v)?;
-        Ok(Object {
+        let body = crate::yaml::value::to_json(v);
+        Object {
             api_version,
             kind,
             namespace,
             name,
             body,
-        })
+        }
     }
 }
 
@@ -76,7 +77,7 @@ mod tests {
     fn object(text: &str) -> Object {
         let mut v = parse_one(text, &Limits::default()).unwrap();
         crate::yaml::value::normalise_output(&mut v).unwrap();
-        Object::from_value(v).unwrap()
+        Object::from_value(v)
     }
 
     #[test]

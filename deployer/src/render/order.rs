@@ -2,8 +2,8 @@
 //! or `sortOptions` (fifo = accumulation order, legacy with custom kind lists).
 
 use super::kustomization::SortOptions;
-use super::resource::{Gvk, ResId, Resource};
-use std::collections::HashMap;
+use super::resource::{Gvk, ResId, Resource, or};
+use foldhash::HashMap;
 
 pub const DEFAULT_ORDER_FIRST: &[&str] = &[
     "Namespace",
@@ -79,13 +79,6 @@ impl SortOrder {
 }
 
 fn gvk_sort_string(g: &Gvk) -> String {
-    let or = |s: &str, d: &str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
     format!(
         "{}_{}_{}",
         or(&g.group, "~G"),
@@ -95,13 +88,6 @@ fn gvk_sort_string(g: &Gvk) -> String {
 }
 
 fn id_sort_string(id: &ResId) -> String {
-    let or = |s: &str, d: &str| {
-        if s.is_empty() {
-            d.to_string()
-        } else {
-            s.to_string()
-        }
-    };
     let g = &id.gvk;
     format!(
         "{}_{}_{}|{}|{}",
@@ -117,7 +103,7 @@ pub fn sort(resources: &mut [Resource], order: &SortOrder) {
     let SortOrder::Legacy { first, last } = order else {
         return;
     };
-    let mut ranks: HashMap<&str, i64> = HashMap::new();
+    let mut ranks: HashMap<&str, i64> = HashMap::default();
     let n = first.len() as i64;
     for (i, k) in first.iter().enumerate() {
         ranks.insert(k, -n + i as i64);

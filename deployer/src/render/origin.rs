@@ -10,8 +10,19 @@ use crate::yaml::Value;
 pub struct Origin {
     pub path: String,
     pub configured_in: String,
-    /// `apiVersion`, `kind` of the plugin that configured (generated/transformed) it.
-    pub configured_by: Option<(String, String)>,
+    /// The plugin that configured (generated/transformed) it.
+    pub configured_by: Option<ConfiguredBy>,
+}
+
+/// kyaml `ResourceIdentifier` of a plugin: a kustomization field's builtin has only
+/// `apiVersion` and `kind`; a plugin config (`generators:`/`transformers:` entry) also its
+/// `metadata.name` and `metadata.namespace`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfiguredBy {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
 }
 
 impl Origin {
@@ -19,7 +30,27 @@ impl Origin {
         Origin {
             path: String::new(),
             configured_in,
-            configured_by: Some(("builtin".into(), kind.into())),
+            configured_by: Some(ConfiguredBy {
+                api_version: "builtin".into(),
+                kind: kind.into(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// kustomize `OriginFromCustomPlugin`: the origin of what a plugin config (read from
+    /// `config_path`, relative to the top kustomization) generates or transforms.
+    pub fn plugin(config_path: &str, config: &Value) -> Origin {
+        let text = |keys: &[&str]| config.text_at(keys).unwrap_or_default().to_string();
+        Origin {
+            path: String::new(),
+            configured_in: config_path.to_string(),
+            configured_by: Some(ConfiguredBy {
+                api_version: text(&["apiVersion"]),
+                kind: text(&["kind"]),
+                name: text(&["metadata", "name"]),
+                namespace: text(&["metadata", "namespace"]),
+            }),
         }
     }
 
@@ -34,18 +65,37 @@ impl Origin {
             lead = pad;
         };
         if !self.path.is_empty() {
-            push(format!("path: {}", self.path), &mut out);
+            push(format!("path: {}", scalar(&self.path)), &mut out);
         }
         if !self.configured_in.is_empty() {
-            push(format!("configuredIn: {}", self.configured_in), &mut out);
+            push(
+                format!("configuredIn: {}", scalar(&self.configured_in)),
+                &mut out,
+            );
         }
-        if let Some((api, kind)) = &self.configured_by {
+        if let Some(by) = &self.configured_by {
             push("configuredBy:".into(), &mut out);
-            push(format!("  apiVersion: {api}"), &mut out);
-            push(format!("  kind: {kind}"), &mut out);
+            for (key, value) in [
+                ("apiVersion", &by.api_version),
+                ("kind", &by.kind),
+                ("name", &by.name),
+                ("namespace", &by.namespace),
+            ] {
+                if !value.is_empty() {
+                    push(format!("  {key}: {}", scalar(value)), &mut out);
+                }
+            }
         }
         out
     }
+}
+
+/// A string as kyaml's marshaller writes it: plain, or quoted where YAML would read it as
+/// something else (a config named `123` is written `"123"`).
+fn scalar(s: &str) -> String {
+    let mut text = crate::yaml::emit::to_yaml(&Value::Str(s.to_string()));
+    text.truncate(text.trim_end_matches('\n').len());
+    text
 }
 
 /// Joins origin paths like Go's `filepath.Join` (cleaned, relative).
@@ -62,26 +112,8 @@ pub fn record_transformer(resources: &mut [Resource], o: &Origin) {
             None => r.origin = Some(o.clone()),
             Some(_) => r.transformations.push(o.clone()),
         }
-        annotations_as_text(r);
-    }
-}
-
-/// kustomize writes the origin and transformation records as annotations
-/// (`SetAnnotations(map[string]string)`), which turns every annotation into the string it
-/// was written as (`1.50` stays `"1.50"` through later JSON round trips).
-pub fn annotations_as_text(r: &mut Resource) {
-    if let Some(Value::Map(m)) = r
-        .obj
-        .get_mut("metadata")
-        .and_then(|m| m.get_mut("annotations"))
-    {
-        for (_, v) in m.iter_mut() {
-            if !matches!(v, Value::Str(_))
-                && let Some(t) = v.scalar_text()
-            {
-                *v = Value::Str(t);
-            }
-        }
+        // The records are annotations (`1.50` stays `"1.50"` through later JSON round trips).
+        r.rebuild_meta_map("annotations");
     }
 }
 
@@ -117,17 +149,7 @@ pub fn finish(resources: &mut [Resource], build_metadata: &[String]) {
         if want("managedByLabel")
             && let Some(meta) = r.metadata_mut()
         {
-            // Observed kustomize v5.5.0 behaviour: with the managed-by label, every label
-            // comes out as the string it was written as.
-            if let Some(Value::Map(labels)) = meta.get_mut("labels") {
-                for (_, v) in labels.iter_mut() {
-                    if !matches!(v, Value::Str(_) | Value::Map(_) | Value::Seq(_))
-                        && let Some(t) = v.scalar_text()
-                    {
-                        *v = Value::Str(t);
-                    }
-                }
-            }
+            // kustomize adds it with its label transformer: the other labels stay as they are.
             let slot = meta.entry("labels".to_string()).or_insert(Value::NULL);
             if !matches!(slot, Value::Map(_)) {
                 *slot = Value::Map(Default::default());

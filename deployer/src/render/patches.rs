@@ -35,9 +35,14 @@ impl Target<'_> {
         if trimmed.is_empty() {
             return Err(bad("patch appears to be empty".into()));
         }
-        let ops = patch_json6902::parse_ops(trimmed, &self.ldr.limits);
-        if field == "patchesJson6902" || ops.is_ok() {
-            let ops = ops.map_err(&bad)?;
+        // A JSON 6902 patch is a list; anything that starts like a mapping or a scalar cannot
+        // be one (kustomize would fail to decode it as one), so it is not tried.
+        let ops = (field == "patchesJson6902" || may_be_a_list(trimmed))
+            .then(|| patch_json6902::parse_ops(trimmed, &self.ldr.limits));
+        if field == "patchesJson6902" || ops.as_ref().is_some_and(Result::is_ok) {
+            let ops = ops
+                .unwrap_or_else(|| Err("not a list of operations".into()))
+                .map_err(&bad)?;
             let Some(target) = &p.target else {
                 return Err(bad("must specify a target for JSON patch".into()));
             };
@@ -65,6 +70,8 @@ impl Target<'_> {
                 r.links.clear();
                 r.untagged.clear();
                 r.namespace_plain_tagged = false;
+                // The transformer then writes the annotations back as a string map.
+                r.rebuild_meta_map("annotations");
                 if let Some(Value::Map(meta)) = r.obj.get_mut("metadata")
                     && matches!(meta.get("annotations"), Some(Value::Map(a)) if a.is_empty())
                 {
@@ -130,9 +137,13 @@ impl Target<'_> {
                 });
                 let keep = patch_smp::apply_with(&mut r.obj, &pv, schema, custom).map_err(&bad)?;
                 // A field the patch sets holds the patch's node afterwards, not a shared one.
-                r.links.retain(|(path, _)| !touches(&pv, path));
-                for path in std::mem::take(&mut r.untagged) {
-                    if let Some(v) = super::fieldspec::at_path(&mut r.obj, &path)
+                r.links.retain(|(path, _)| !patch_has(&pv, path, true));
+                // The merge writes every field back with kyaml's `FieldSetter`, which quotes
+                // an untagged node YAML 1.1 reads as another type; the node stays untagged
+                // (a later var treats it as a string) unless the patch replaced it.
+                r.untagged.retain(|path| !patch_has(&pv, path, false));
+                for path in &r.untagged {
+                    if let Some(v) = super::fieldspec::at_path(&mut r.obj, path)
                         && let Some(text) = v.written().map(str::to_string)
                         && !matches!(v, Value::Time { .. })
                     {
@@ -171,8 +182,20 @@ impl Target<'_> {
     }
 }
 
-/// Whether a strategic-merge patch has a value at `path` (a list on the way counts).
-fn touches(patch: &Value, path: &[super::fieldspec::Seg]) -> bool {
+/// Whether YAML text may be a sequence: its first character that is not in a comment or
+/// a `---` line starts a block sequence entry, a flow sequence, or a node property.
+fn may_be_a_list(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("---"))
+        .and_then(|l| l.chars().next())
+        .is_some_and(|c| matches!(c, '-' | '[' | '!' | '&' | '*' | '%'))
+}
+
+/// Whether a strategic-merge patch has a value at `path`. Which list element a patch
+/// element merges into is not followed: a list on the way counts as touched when
+/// `list_counts`, else as not set.
+fn patch_has(patch: &Value, path: &[super::fieldspec::Seg], list_counts: bool) -> bool {
     let mut cur = patch;
     for seg in path {
         match (cur, seg) {
@@ -180,7 +203,7 @@ fn touches(patch: &Value, path: &[super::fieldspec::Seg]) -> bool {
                 Some(v) => cur = v,
                 None => return false,
             },
-            (Value::Seq(_), _) => return true,
+            (Value::Seq(_), _) => return list_counts,
             _ => return false,
         }
     }

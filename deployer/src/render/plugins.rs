@@ -9,7 +9,8 @@ use super::fieldspec::FieldSpec;
 use super::kustomization::{
     FieldSpecDoc, Image, Patch, ReplacementField, Replica, Selector, StrMap,
 };
-use super::target::{Accumulator, Target};
+use super::resource::Resource;
+use super::target::{Accumulator, PluginConfig, Target};
 use super::{generators, replacements, transformers};
 use crate::yaml::Value;
 use crate::yaml::decode::{self, Rules};
@@ -70,6 +71,28 @@ plugin_config!(PatchConfig {
 plugin_config!(PatchJson6902Config { target: Option<Selector>, path: String, json_op: String });
 plugin_config!(PatchSmConfig { paths: Vec<String>, patches: String });
 plugin_config!(ReplacementConfig { replacements: Vec<ReplacementField> });
+plugin_config!(HashConfig {});
+plugin_config!(ValueAddConfig {
+    value: String,
+    targets: Vec<ValueAddTarget>,
+    target_file_path: String,
+});
+
+/// A `ValueAddTransformer` target: which objects (all without a selector) and where.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct ValueAddTarget {
+    selector: Option<Selector>,
+    field_path: String,
+    file_path_position: i64,
+}
+
+/// A `ValueAddTransformer` `targetFilePath` file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct ValueAddTargets {
+    targets: Vec<ValueAddTarget>,
+}
 super::kustomization::generator_args!(ConfigMapConfig {
     api_version: String,
     kind: String,
@@ -141,12 +164,13 @@ fn unsupported(file: &Path, field: &str, cfg: &Value) -> RenderError {
     }
 }
 
-pub fn generate(
-    t: &Target,
-    acc: &mut Accumulator,
-    file: &Path,
-    cfg: &Value,
-) -> Result<(), RenderError> {
+pub fn generate(t: &Target, acc: &mut Accumulator, c: &PluginConfig) -> Result<(), RenderError> {
+    let (file, cfg) = (c.file.as_path(), &c.cfg);
+    // kustomize `OriginFromCustomPlugin`: what the config generates comes from the config.
+    let origin = c
+        .origin
+        .as_deref()
+        .map(|path| super::origin::Origin::plugin(path, cfg));
     if cfg.str_at(&["apiVersion"]) != Some("builtin") {
         return Err(unsupported(file, "generators", cfg));
     }
@@ -161,21 +185,21 @@ pub fn generate(
             let args = c.args(&c.secret_type, &c.metadata.name, &c.metadata.namespace);
             (args, true)
         }
-        "IAMPolicyGenerator" => return iam_policy(t, acc, file, cfg),
+        "IAMPolicyGenerator" => {
+            let mut r = iam_policy(file, cfg)?;
+            r.origin = origin;
+            return acc.absorb(r, t.file());
+        }
         _ => return Err(unsupported(file, "generators", cfg)),
     };
-    let r = generators::generate(&args, None, secret, &t.ldr, file)?;
+    let mut r = generators::generate(&args, None, secret, &t.ldr, file)?;
+    r.origin = origin;
     acc.absorb(r, t.file())
 }
 
 /// builtin `IAMPolicyGenerator` (GKE only): a ServiceAccount bound to a Google service
 /// account through the `iam.gke.io/gcp-service-account` annotation.
-fn iam_policy(
-    t: &Target,
-    acc: &mut Accumulator,
-    file: &Path,
-    cfg: &Value,
-) -> Result<(), RenderError> {
+fn iam_policy(file: &Path, cfg: &Value) -> Result<Resource, RenderError> {
     let c: IamPolicyConfig = config(file, "IAMPolicyGenerator", cfg)?;
     if c.cloud != "gke" {
         return Err(RenderError::Field {
@@ -185,8 +209,8 @@ fn iam_policy(
             message: format!("cloud provider {} not supported yet", c.cloud),
         });
     }
-    let mut meta = crate::yaml::Map::new();
-    let mut annos = crate::yaml::Map::new();
+    let mut meta = crate::yaml::Map::default();
+    let mut annos = crate::yaml::Map::default();
     annos.insert(
         "iam.gke.io/gcp-service-account".into(),
         Value::Str(format!(
@@ -202,19 +226,15 @@ fn iam_policy(
             Value::Str(c.kubernetes_service.namespace),
         );
     }
-    let mut obj = crate::yaml::Map::new();
+    let mut obj = crate::yaml::Map::default();
     obj.insert("apiVersion".into(), "v1".into());
     obj.insert("kind".into(), "ServiceAccount".into());
     obj.insert("metadata".into(), Value::Map(meta));
-    acc.absorb(super::resource::Resource::new(Value::Map(obj)), t.file())
+    Ok(Resource::new(Value::Map(obj)))
 }
 
-pub fn transform(
-    t: &Target,
-    acc: &mut Accumulator,
-    file: &Path,
-    cfg: &Value,
-) -> Result<(), RenderError> {
+pub fn transform(t: &Target, acc: &mut Accumulator, c: &PluginConfig) -> Result<(), RenderError> {
+    let (file, cfg) = (c.file.as_path(), &c.cfg);
     if cfg.str_at(&["apiVersion"]) != Some("builtin") {
         return Err(unsupported(file, "transformers", cfg));
     }
@@ -320,6 +340,88 @@ pub fn transform(
             let reps = replacements::load(t, &c.replacements)?;
             replacements::run(file, rs, &reps)
         }
+        "HashTransformer" => {
+            let _: HashConfig = config(file, kind, cfg)?;
+            generators::add_hash_suffixes(rs);
+            Ok(())
+        }
+        "ValueAddTransformer" => value_add(t, rs, file, cfg),
         _ => Err(unsupported(file, "transformers", cfg)),
     }
+}
+
+/// builtin `ValueAddTransformer`.
+fn value_add(t: &Target, rs: &mut [Resource], file: &Path, cfg: &Value) -> Result<(), RenderError> {
+    let kind = "ValueAddTransformer";
+    let mut c: ValueAddConfig = config(file, kind, cfg)?;
+    let field = |name: &str, message: String| RenderError::Field {
+        file: file.to_path_buf(),
+        line: 0,
+        field: format!("{kind}.{name}"),
+        message,
+    };
+    // The value defaults to the name of the kustomization's directory.
+    let mut value = c.value.trim().to_string();
+    if value.is_empty() {
+        value = t
+            .ldr
+            .root
+            .file_name()
+            .map_or_else(|| "/".into(), |n| n.to_string_lossy().into_owned());
+    }
+    if !c.target_file_path.is_empty() {
+        let (path, text) = t.ldr.load(&c.target_file_path, file)?;
+        let tree = crate::yaml::parse(&text, crate::yaml::Documents::First, &t.ldr.limits)
+            .map_err(|e| RenderError::syntax(&path, e.line, e.message))?;
+        if let Some(root) = tree.first() {
+            let more: ValueAddTargets = decode::from_node(
+                root,
+                tree.node_count(),
+                &t.ldr.limits,
+                Rules::NumbersAsStrings,
+            )
+            .map_err(|e| RenderError::field(&path, e))?;
+            c.targets.extend(more.targets);
+        }
+    }
+    if c.targets.is_empty() {
+        return Err(field("targets", "must specify at least one target".into()));
+    }
+    for (i, target) in c.targets.iter().enumerate() {
+        if target.field_path.is_empty() {
+            return Err(field(
+                &format!("targets[{i}].fieldPath"),
+                "fieldPath cannot be empty".into(),
+            ));
+        }
+        if target.file_path_position < 0 {
+            return Err(field(
+                &format!("targets[{i}].filePathPosition"),
+                format!(
+                    "value of FilePathPosition ({}) cannot be negative",
+                    target.file_path_position
+                ),
+            ));
+        }
+    }
+    for target in &c.targets {
+        let selected: Vec<usize> = match &target.selector {
+            None => (0..rs.len()).collect(),
+            Some(s) => super::patches::select(rs, s).map_err(|m| field("targets.selector", m))?,
+        };
+        for i in selected {
+            let r = &mut rs[i];
+            let result = if target.field_path == super::valueadd::NAMESPACE_PATH {
+                transformers::namespace_filter(r, &value, &[])
+            } else {
+                super::valueadd::add(r, &value, &target.field_path, target.file_path_position)
+            };
+            result.map_err(|message| RenderError::Object {
+                file: file.to_path_buf(),
+                object: r.cur_id().describe(),
+                message: format!("{kind}: {message}"),
+            })?;
+        }
+    }
+    Ok(())
 }

@@ -227,7 +227,7 @@ fn set_field(
     value: &Value,
     opts: Option<&FieldOptions>,
     untagged: &mut Vec<Vec<super::fieldspec::Seg>>,
-) -> Result<(), String> {
+) -> Result<Value, String> {
     let is_scalar = |v: &Value| !matches!(v, Value::Map(_) | Value::Seq(_));
     let mut text = value.scalar_text();
     if let Some(o) = opts.filter(|o| !o.delimiter.is_empty()) {
@@ -257,7 +257,7 @@ fn set_field(
         }
         _ => *target.node = value.clone(),
     }
-    Ok(())
+    Ok(target.node.clone())
 }
 
 fn apply_target(
@@ -285,7 +285,8 @@ fn apply_target(
             Value::Seq(_) => CreateKind::Seq,
             _ => CreateKind::Scalar,
         });
-    for r in resources.iter_mut() {
+    for ri in 0..resources.len() {
+        let r = &mut resources[ri];
         if !matches_meta(r, select)? {
             continue;
         }
@@ -311,13 +312,31 @@ fn apply_target(
         }
         for p in paths {
             let mut untagged = Vec::new();
+            let mut untagged_elements = Vec::new();
+            // kyaml writes a field in place: a value node other fields share (a label the
+            // labels transformer set everywhere) changes in all of them.
+            let mut shared: Vec<(u64, Value)> = Vec::new();
+            let r = &mut resources[ri];
+            let links = std::mem::take(&mut r.links);
             let n = fieldpath::visit_matches(
                 &mut r.obj,
                 &fieldpath::smarter_split(p, '.'),
                 create,
-                &mut |t| set_field(t, value, target.options.as_ref(), &mut untagged),
-            )?;
+                &mut untagged_elements,
+                &mut |t| {
+                    let path = t.path.to_vec();
+                    let created = t.created;
+                    let node = set_field(t, value, target.options.as_ref(), &mut untagged)?;
+                    if !created && let Some((_, g)) = links.iter().find(|(lp, _)| *lp == path) {
+                        shared.push((*g, node));
+                    }
+                    Ok(())
+                },
+            );
+            r.links = links;
+            let n = n?;
             r.untagged.extend(untagged);
+            r.untagged.extend(untagged_elements);
             if n == 0 {
                 return Err(if create.is_some() {
                     format!("unable to find or create field \"{p}\" in replacement target")
@@ -325,6 +344,7 @@ fn apply_target(
                     format!("unable to find field \"{p}\" in replacement target")
                 });
             }
+            super::transformers::write_shared(resources, &shared);
         }
     }
     Ok(())

@@ -87,6 +87,11 @@ fn retagged(text: &str, keep_string: bool) -> Value {
     }
 }
 
+/// `s`, or kustomize's placeholder `d` for an empty id part (`[noKind]`, `~G`, ...).
+pub fn or<'a>(s: &'a str, d: &'a str) -> &'a str {
+    if s.is_empty() { d } else { s }
+}
+
 /// kyaml `ResId`: gvk, name and namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ResId {
@@ -114,13 +119,6 @@ impl ResId {
     }
     /// For messages, in kustomize's `ResId.String()` form.
     pub fn describe(&self) -> String {
-        let or = |s: &str, d: &str| {
-            if s.is_empty() {
-                d.to_string()
-            } else {
-                s.to_string()
-            }
-        };
         format!(
             "{}.{}.{}/{}.{}",
             or(&self.gvk.kind, "[noKind]"),
@@ -224,6 +222,27 @@ impl Resource {
             id.namespace = String::new();
         }
         self.prev_ids.push(id);
+    }
+
+    /// kustomize rewrites a whole map with `SetAnnotations`/`SetLabels(map[string]string)`
+    /// when it records origins (`buildMetadata`), after a JSON 6902 patch, and when it
+    /// merges a generated object into another: the map is built anew from the text of each
+    /// value. Every value becomes the string it was written as, and no longer shares its node
+    /// with other fields. (Its single-key records, previous ids, prefixes, `refBy`, leave
+    /// the other values alone.)
+    pub fn rebuild_meta_map(&mut self, field: &str) {
+        self.links.retain(|(path, _)| {
+            !matches!(path.as_slice(), [super::fieldspec::Seg::Key(m), super::fieldspec::Seg::Key(f), ..] if m == "metadata" && f == field)
+        });
+        if let Some(Value::Map(m)) = self.obj.get_mut("metadata").and_then(|m| m.get_mut(field)) {
+            for (_, v) in m.iter_mut() {
+                if !matches!(v, Value::Str(_) | Value::Map(_) | Value::Seq(_))
+                    && let Some(t) = v.scalar_text()
+                {
+                    *v = Value::Str(t);
+                }
+            }
+        }
     }
     pub fn any_id_matches(&self, id: &ResId) -> bool {
         self.prev_ids.iter().any(|p| p.equals(id)) || self.cur_id_equals(id)

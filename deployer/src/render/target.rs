@@ -10,6 +10,16 @@ use super::{RenderError, generators, replacements, transformers};
 use crate::yaml::Value;
 use std::path::Path;
 
+/// One builtin plugin config of a `generators:`/`transformers:` entry.
+pub struct PluginConfig {
+    /// The file it was read from (the kustomization file for an inline one), for messages.
+    pub file: std::path::PathBuf,
+    pub cfg: Value,
+    /// Where the config came from, relative to the top kustomization, when `buildMetadata`
+    /// tracks origins.
+    pub origin: Option<String>,
+}
+
 pub struct Target<'a> {
     pub ldr: Loader,
     pub k: Kustomization,
@@ -112,12 +122,6 @@ impl<'a> Target<'a> {
 
     /// kustomize `accumulateTarget`; `acc` is empty unless this target is a component.
     pub fn accumulate(&self, mut acc: Accumulator) -> Result<Accumulator, RenderError> {
-        if !self.k.crds.is_empty() {
-            return Err(RenderError::Unsupported {
-                file: self.file().to_path_buf(),
-                field: "crds".into(),
-            });
-        }
         self.load_openapi()?;
         for path in &self.k.resources {
             self.accumulate_path(&mut acc, path)?;
@@ -125,7 +129,15 @@ impl<'a> Target<'a> {
         for c in &self.k.configurations {
             let (full, text) = self.ldr.load(c, self.file())?;
             let tc = TransformerConfig::parse(&full, &text, &self.ldr.limits)?;
-            acc.config_mut().merge(&tc);
+            acc.config_mut()
+                .merge(&tc)
+                .map_err(|m| self.invalid(format!("merging config {c}: {m}")))?;
+        }
+        if !self.k.crds.is_empty() {
+            let tc = super::crds::load(&self.ldr, self.file(), &self.k.crds)?;
+            acc.config_mut()
+                .merge(&tc)
+                .map_err(|m| self.invalid(format!("merging CRDs {:?}: {m}", self.k.crds)))?;
         }
         self.run_generators(&mut acc)?;
         for c in &self.k.components {
@@ -205,7 +217,9 @@ impl<'a> Target<'a> {
         if let Some(tc) = &sub_acc.config
             && !std::sync::Arc::ptr_eq(tc, &TransformerConfig::defaults())
         {
-            acc.config_mut().merge(tc);
+            acc.config_mut()
+                .merge(tc)
+                .map_err(|m| self.invalid(format!("recursed merging from path '{path}': {m}")))?;
         }
         for v in sub_acc.vars {
             if acc.vars.iter().any(|x| x.name == v.name) {
@@ -244,50 +258,103 @@ impl<'a> Target<'a> {
             r.origin = self.plugin_origin("SecretGenerator");
             acc.absorb(r, self.file())?;
         }
-        for g in &self.k.generators {
-            for (file, cfg) in self.plugin_configs(g, "generators")? {
-                super::plugins::generate(self, acc, &file, &cfg)?;
-            }
+        for c in self.plugin_configs(&self.k.generators, "generators")? {
+            super::plugins::generate(self, acc, &c)?;
         }
         Ok(())
     }
 
-    /// Entries of `generators:`/`transformers:`: inline YAML, a file of plugin configs,
-    /// or a kustomization directory whose resources are the configs. Each config comes with
-    /// the file it was read from, for messages.
+    /// The configs of `generators:`/`transformers:` entries, in the order kustomize runs
+    /// them: every entry that reads as YAML objects is an inline config, taken first; the
+    /// others are files of configs or kustomization directories whose resources are the
+    /// configs. All of them are one set of resources, so two configs with the same id are an
+    /// error (kustomize `configureExternalTransformers`).
     pub fn plugin_configs(
+        &self,
+        entries: &[String],
+        field: &str,
+    ) -> Result<Vec<PluginConfig>, RenderError> {
+        let mut configs: Vec<PluginConfig> = Vec::new();
+        let mut ids = Accumulator::default();
+        let mut paths = Vec::new();
+        for entry in entries {
+            let Some(rs) = self.inline_configs(entry, field)? else {
+                paths.push(entry);
+                continue;
+            };
+            let origin = self.origin_dir.as_ref().map(|d| {
+                let name = self.file().file_name().unwrap_or_default();
+                super::origin::join(d, &name.to_string_lossy())
+            });
+            for r in &rs {
+                configs.push(PluginConfig {
+                    file: self.file().to_path_buf(),
+                    cfg: r.obj.clone(),
+                    origin: origin.clone(),
+                });
+            }
+            ids.append_all(rs, self.file())
+                .map_err(|e| self.nested(e, &format!("configuring {field}")))?;
+        }
+        for entry in paths {
+            let (file, rs) = if self.ldr.root.join(entry).is_dir() {
+                let t = self.child(entry)?;
+                let file = t.file().to_path_buf();
+                (file, t.accumulate(Accumulator::default())?.resources)
+            } else {
+                let (file, text) = self.ldr.load(entry, self.file())?;
+                let mut rs = parse_resources(&text, &file, &self.ldr.limits)?;
+                if let Some(dir) = &self.origin_dir {
+                    let path = super::origin::join(dir, entry);
+                    for r in rs.iter_mut() {
+                        r.origin = Some(super::origin::Origin {
+                            path: path.clone(),
+                            ..Default::default()
+                        });
+                    }
+                }
+                (file, rs)
+            };
+            for r in &rs {
+                configs.push(PluginConfig {
+                    file: file.clone(),
+                    cfg: r.obj.clone(),
+                    origin: r.origin.as_ref().map(|o| o.path.clone()),
+                });
+            }
+            ids.append_all(rs, self.file())
+                .map_err(|e| self.nested(e, &format!("configuring {field}")))?;
+        }
+        Ok(configs)
+    }
+
+    /// An entry that kustomize reads as inline configs: YAML whose documents are objects
+    /// with a kind and a name. `None` for anything else (a path).
+    fn inline_configs(
         &self,
         entry: &str,
         field: &str,
-    ) -> Result<Vec<(std::path::PathBuf, Value)>, RenderError> {
-        let inline = entry.contains('\n') || entry.trim_start().starts_with("apiVersion");
-        if !inline && self.ldr.root.join(entry).is_dir() {
-            let t = self.child(entry)?;
-            let file = t.file().to_path_buf();
-            let acc = t.accumulate(Accumulator::default())?;
-            return Ok(acc
-                .resources
-                .into_iter()
-                .map(|r| (file.clone(), r.obj))
-                .collect());
+    ) -> Result<Option<Vec<super::resource::Resource>>, RenderError> {
+        match parse_resources(entry, self.file(), &self.ldr.limits) {
+            Ok(rs) => Ok(Some(rs)),
+            // A multi-line entry cannot be a path: its YAML error is the one to report.
+            Err(RenderError::Syntax {
+                file,
+                line,
+                message,
+            }) if entry.contains('\n') => Err(RenderError::Syntax {
+                file,
+                line,
+                message: format!("{field}: {message}"),
+            }),
+            Err(_) => Ok(None),
         }
-        let (file, text) = if inline {
-            (self.file().to_path_buf(), entry.to_string())
-        } else {
-            self.ldr.load(entry, self.file())?
-        };
-        let docs = crate::yaml::parse_resources(&text, &self.ldr.limits).map_err(|e| {
-            RenderError::Syntax {
-                file: file.clone(),
-                line: e.line,
-                message: format!("{field}: {}", e.message),
-            }
-        })?;
-        Ok(docs.into_iter().map(|d| (file.clone(), d)).collect())
     }
 
     fn run_transformers(&self, acc: &mut Accumulator) -> Result<(), RenderError> {
         let k = &self.k;
+        // kustomize configures every transformer before it runs the first.
+        let configs = self.plugin_configs(&k.transformers, "transformers")?;
         let tc = acc.shared_config();
         let wrap = |m: String| self.invalid(m);
         for p in &k.patches_strategic_merge {
@@ -384,9 +451,11 @@ impl<'a> Target<'a> {
             replacements::run(self.file(), &mut acc.resources, &reps)?;
             self.ran(acc, "ReplacementTransformer");
         }
-        for t in &k.transformers {
-            for (file, cfg) in self.plugin_configs(t, "transformers")? {
-                super::plugins::transform(self, acc, &file, &cfg)?;
+        for c in &configs {
+            super::plugins::transform(self, acc, c)?;
+            if self.origin_dir.is_some() {
+                let o = super::origin::Origin::plugin(c.origin.as_deref().unwrap_or(""), &c.cfg);
+                super::origin::record_transformer(&mut acc.resources, &o);
             }
         }
         Ok(())

@@ -43,47 +43,10 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
             continue;
         }
         r.store_previous_id();
-        let gvk = r.gvk();
-        let api_version = r.api_version().to_string();
-        // The namespace filter sets a string-tagged node (`SetEntry(.., NodeTagString)`).
-        if !gvk.is_cluster_scoped()
-            && let Some(m) = r.metadata_mut()
-        {
-            m.insert("namespace".into(), Value::Str(ns.to_string()));
-            r.namespace_plain_tagged = true;
-        }
-        let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
-        if is_rb && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
-            for s in subjects.iter_mut() {
-                if s.str_at(&["name"]) == Some("default")
-                    && let Some(m) = s.as_map_mut()
-                {
-                    m.insert("namespace".into(), ns.into());
-                }
-            }
-        }
-        let specs: Vec<FieldSpec> = specs
-            .iter()
-            .filter(|fs| {
-                let p = fs.path.join("/");
-                p != "metadata/namespace"
-                    && !(api_version != "v1" && p == "metadata/name")
-                    && !(is_rb && p == "subjects/namespace")
-            })
-            .cloned()
-            .collect();
-        on_specs(r, &specs, &gvk, Create::Scalar, &mut |v| {
-            match v {
-                Value::Map(_) | Value::Seq(_) => {
-                    return Err("namespace field specs must target scalar nodes".into());
-                }
-                _ => *v = ns.into(),
-            }
-            Ok(())
-        })?;
+        namespace_filter(r, ns, specs)?;
     }
     // A namespace change may make two objects identical.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = foldhash::HashSet::default();
     for r in resources.iter() {
         let mut id = r.cur_id();
         id.namespace = id.effective_namespace().to_string();
@@ -95,6 +58,49 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
         }
     }
     Ok(())
+}
+
+/// kustomize's namespace filter on one object (what the namespace transformer runs after
+/// remembering the object's id, and `ValueAddTransformer` runs for `metadata/namespace`).
+pub fn namespace_filter(r: &mut Resource, ns: &str, specs: &[FieldSpec]) -> TResult {
+    let gvk = r.gvk();
+    let api_version = r.api_version().to_string();
+    // The namespace filter sets a string-tagged node (`SetEntry(.., NodeTagString)`).
+    if !gvk.is_cluster_scoped()
+        && let Some(m) = r.metadata_mut()
+    {
+        m.insert("namespace".into(), Value::Str(ns.to_string()));
+        r.namespace_plain_tagged = true;
+    }
+    let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
+    if is_rb && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
+        for s in subjects.iter_mut() {
+            if s.str_at(&["name"]) == Some("default")
+                && let Some(m) = s.as_map_mut()
+            {
+                m.insert("namespace".into(), ns.into());
+            }
+        }
+    }
+    let specs: Vec<FieldSpec> = specs
+        .iter()
+        .filter(|fs| {
+            let p = fs.path.join("/");
+            p != "metadata/namespace"
+                && !(api_version != "v1" && p == "metadata/name")
+                && !(is_rb && p == "subjects/namespace")
+        })
+        .cloned()
+        .collect();
+    on_specs(r, &specs, &gvk, Create::Scalar, &mut |v| {
+        match v {
+            Value::Map(_) | Value::Seq(_) => {
+                return Err("namespace field specs must target scalar nodes".into());
+            }
+            _ => *v = ns.into(),
+        }
+        Ok(())
+    })
 }
 
 fn skip_prefix_suffix(id: &Gvk) -> bool {
@@ -130,7 +136,9 @@ pub fn prefix_suffix(
                 }
                 r.store_previous_id();
             }
-            // `SetScalar`: an untagged node, read again by go-yaml on output.
+            // `SetScalar`: an untagged node in the old node's style, read again by go-yaml on
+            // output. A number, boolean or null was written plain, so its new text is read
+            // plain (`23` with the prefix `1` becomes the number 123).
             walk(&mut r.obj, &fs.path, fs.create, Create::Scalar, &mut |v| {
                 let cur = v.scalar_text().unwrap_or_default();
                 let new = if prefix {
@@ -138,7 +146,10 @@ pub fn prefix_suffix(
                 } else {
                     format!("{cur}{text}")
                 };
-                *v = super::fieldpath::set_untagged(&new);
+                *v = match v {
+                    Value::Str(_) => super::fieldpath::set_untagged(&new),
+                    _ => super::fieldpath::resolve_untagged(&new),
+                };
                 Ok(())
             })?;
         }
@@ -147,12 +158,12 @@ pub fn prefix_suffix(
 }
 
 /// Sets string entries in the maps at the field specs (labels and annotations), as
-/// kustomize's `filtersutil.SetEntry` does it, including its node sharing: one setter makes
-/// one value node per key, and every map where the key is new gets that same node (in every
-/// object). Where the key exists, the existing node is overwritten in place, so a later
-/// setter changes the value everywhere the earlier setter put its node: a base's
-/// `labels: {team: a}` with `includeTemplates` and an overlay's `labels: {team: b}` without
-/// it leave `team: b` in the templates too.
+/// kustomize's `filtersutil.SetEntry` does it, including its node sharing: the labels and
+/// annotations filters make one value node per key and object, and every map of the object
+/// where the key is new gets that same node. Where the key exists, the existing node is
+/// overwritten in place, so a later setter changes the value everywhere in the object the
+/// earlier setter put its node: a base's `labels: {team: a}` with `includeTemplates` and an
+/// overlay's `labels: {team: b}` without it leave `team: b` in the templates too.
 pub fn set_entries(resources: &mut [Resource], pairs: &StrMap, specs: &[FieldSpec]) -> TResult {
     if pairs.is_empty() {
         return Ok(());
@@ -161,9 +172,9 @@ pub fn set_entries(resources: &mut [Resource], pairs: &StrMap, specs: &[FieldSpe
     keys.sort();
     for key in keys {
         let value = &pairs[key.as_str()];
-        let group = next_link_group();
         let mut overwritten: Vec<u64> = Vec::new();
         for r in resources.iter_mut() {
+            let group = next_link_group();
             let gvk = r.gvk();
             let mut made: Vec<Vec<Seg>> = Vec::new();
             let links = r.links.clone();
@@ -207,24 +218,43 @@ pub fn set_entries(resources: &mut [Resource], pairs: &StrMap, specs: &[FieldSpe
             }
             r.links.extend(made.into_iter().map(|p| (p, group)));
         }
-        if overwritten.is_empty() {
-            continue;
-        }
-        for r in resources.iter_mut() {
-            let targets: Vec<Vec<Seg>> = r
-                .links
-                .iter()
-                .filter(|(_, g)| overwritten.contains(g))
-                .map(|(p, _)| p.clone())
-                .collect();
-            for p in targets {
-                if let Some(slot @ Value::Str(_)) = at_path(&mut r.obj, &p) {
-                    *slot = Value::Str(value.clone());
-                }
+        let edits: Vec<(u64, Value)> = overwritten
+            .into_iter()
+            .map(|g| (g, Value::Str(value.clone())))
+            .collect();
+        write_shared(resources, &edits);
+    }
+    Ok(())
+}
+
+/// The link group of the field at `path` of `r`, if its value node is shared.
+pub fn link_at(r: &Resource, path: &[Seg]) -> Option<u64> {
+    r.links.iter().find(|(p, _)| p == path).map(|(_, g)| *g)
+}
+
+/// kyaml edits a shared value node in place (a setter overwriting it, a replacement or a
+/// var writing its text): every field that still holds the node takes the new value.
+pub fn write_shared(resources: &mut [Resource], edits: &[(u64, Value)]) {
+    if edits.is_empty() {
+        return;
+    }
+    for r in resources.iter_mut() {
+        let targets: Vec<(Vec<Seg>, &Value)> = r
+            .links
+            .iter()
+            .filter_map(|(p, g)| {
+                edits
+                    .iter()
+                    .find(|(eg, _)| eg == g)
+                    .map(|(_, v)| (p.clone(), v))
+            })
+            .collect();
+        for (p, v) in targets {
+            if let Some(slot) = at_path(&mut r.obj, &p) {
+                *slot = v.clone();
             }
         }
     }
-    Ok(())
 }
 
 fn next_link_group() -> u64 {

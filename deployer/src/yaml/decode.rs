@@ -378,7 +378,8 @@ fn match_field(key: &str, fields: &'static [&'static str]) -> Option<&'static st
     fields.iter().copied().find(|f| fold_eq(f, key))
 }
 
-fn fold_eq(a: &str, b: &str) -> bool {
+/// Go's `bytes.EqualFold` (Unicode simple folding).
+pub(crate) fn fold_eq(a: &str, b: &str) -> bool {
     let mut ai = a.chars();
     let mut bi = b.chars();
     loop {
@@ -705,7 +706,7 @@ impl<'de> de::Deserialize<'de> for Value {
                 Ok(Value::Seq(items))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
-                let mut m = super::value::Map::new();
+                let mut m = super::value::Map::default();
                 while let Some((k, v)) = a.next_entry::<String, Value>()? {
                     m.insert(k, v);
                 }
@@ -879,7 +880,7 @@ mod tests {
 
     #[test]
     fn numbers_as_strings_for_plugin_configs() {
-        let mut m = crate::yaml::value::Map::new();
+        let mut m = crate::yaml::value::Map::default();
         m.insert("name".into(), Value::Str("a".into()));
         m.insert("newTag".into(), Value::Float(1.1, None));
         let img: Image = from_value(&Value::Map(m), Rules::NumbersAsStrings).unwrap();

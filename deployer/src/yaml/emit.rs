@@ -69,8 +69,15 @@ impl Printable for serde_json::Value {
 
 /// Prints one document (no `---`); always ends with a newline.
 pub fn to_yaml<T: Printable>(v: &T) -> String {
+    let mut out = String::with_capacity(1024);
+    write_yaml(v, &mut out);
+    out
+}
+
+/// [`to_yaml`], appending to `out`.
+pub fn write_yaml<T: Printable>(v: &T, out: &mut String) {
     let mut e = Emitter {
-        out: String::with_capacity(1024),
+        out: std::mem::take(out),
         column: 0,
         indent: -1,
         indents: Vec::new(),
@@ -81,7 +88,7 @@ pub fn to_yaml<T: Printable>(v: &T) -> String {
     e.node(v, Context::Root);
     // Document end (implicit): `write_indent`.
     e.write_indent();
-    e.out
+    *out = e.out;
 }
 
 /// Where a node sits (libyaml's root/sequence/mapping/simple-key contexts).
@@ -494,6 +501,21 @@ fn analyze(s: &str) -> Analysis {
             block_allowed: false,
         };
     }
+    // Most names, kinds, labels and images: nothing below can apply.
+    let b = s.as_bytes();
+    if (b[0].is_ascii_alphanumeric() || b[0] == b'_' || b[0] == b'/')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/'))
+    {
+        return Analysis {
+            multiline: false,
+            flow_plain_allowed: true,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+    }
     let mut block_indicators = false;
     let mut flow_indicators = false;
     if s.starts_with("---") || s.starts_with("...") {
@@ -626,21 +648,32 @@ pub fn plain_allowed(s: &str, flow: bool) -> bool {
 }
 
 /// go-yaml v2's map key order (`keyList.Less`): runs of digits compare as numbers,
-/// letters sort after non-letters, otherwise by code point.
+/// letters sort after non-letters, otherwise by code point. Letters and digits are Go's
+/// `unicode.IsLetter` and `unicode.IsDigit`, and a digit's value is its code point minus
+/// `'0'` (so a non-ASCII digit counts for far more than nine).
 pub fn key_order(a: &str, b: &str) -> Ordering {
     if a == b {
         return Ordering::Equal;
     }
+    if a.is_ascii() && b.is_ascii() {
+        return natural_order(a.as_bytes(), b.as_bytes(), char::from);
+    }
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
+    natural_order(&ar, &br, |c| c)
+}
+
+/// [`key_order`] over the characters of two keys (bytes when both are ASCII).
+fn natural_order<T: Copy + Ord>(ar: &[T], br: &[T], ch: impl Fn(T) -> char) -> Ordering {
     for i in 0..ar.len().min(br.len()) {
         if ar[i] == br[i] {
             continue;
         }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
+        let (ac, bc) = (ch(ar[i]), ch(br[i]));
+        let al = is_go_letter(ac);
+        let bl = is_go_letter(bc);
         if al && bl {
-            return ar[i].cmp(&br[i]);
+            return ac.cmp(&bc);
         }
         if al || bl {
             return if bl {
@@ -650,29 +683,26 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
             };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
+        if ac == '0' || bc == '0' {
             let mut j = i;
-            while j > 0 && ar[j - 1].is_ascii_digit() {
+            while j > 0 && is_go_digit(ch(ar[j - 1])) {
                 j -= 1;
-                if ar[j] != '0' {
+                if ch(ar[j]) != '0' {
                     an = 1;
                     bn = 1;
                     break;
                 }
             }
         }
+        let digit = |c: char| i64::from(c as u32) - i64::from(b'0');
         let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+        while ai < ar.len() && is_go_digit(ch(ar[ai])) {
+            an = an.wrapping_mul(10).wrapping_add(digit(ch(ar[ai])));
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
+        while bi < br.len() && is_go_digit(ch(br[bi])) {
+            bn = bn.wrapping_mul(10).wrapping_add(digit(ch(br[bi])));
             bi += 1;
         }
         if an != bn {
@@ -681,9 +711,41 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         if ai != bi {
             return ai.cmp(&bi);
         }
-        return ar[i].cmp(&br[i]);
+        return ac.cmp(&bc);
     }
     ar.len().cmp(&br.len())
+}
+
+/// Unicode general categories Go's `unicode` package tests, for characters beyond ASCII
+/// (compiled when the first such key is sorted).
+fn unicode_class(letter: bool) -> Option<&'static regex::Regex> {
+    static CLASSES: std::sync::OnceLock<Option<(regex::Regex, regex::Regex)>> =
+        std::sync::OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        Some((
+            regex::Regex::new(r"^\p{L}$").ok()?,
+            regex::Regex::new(r"^\p{Nd}$").ok()?,
+        ))
+    });
+    classes.as_ref().map(|(l, d)| if letter { l } else { d })
+}
+
+/// Go `unicode.IsLetter` (general category L).
+fn is_go_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    let mut buf = [0u8; 4];
+    unicode_class(true).map_or(c.is_alphabetic(), |re| re.is_match(c.encode_utf8(&mut buf)))
+}
+
+/// Go `unicode.IsDigit` (general category Nd).
+fn is_go_digit(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    let mut buf = [0u8; 4];
+    unicode_class(false).map_or(c.is_numeric(), |re| re.is_match(c.encode_utf8(&mut buf)))
 }
 
 #[cfg(test)]
@@ -710,6 +772,12 @@ mod tests {
         keys.sort_by(|a, b| key_order(a, b));
         // Non-letters compare by their digit runs (none here = 0), so `_x` precedes `1`.
         assert_eq!(keys, vec!["_x", "1", "A", "a", "a9", "a10", "b"]);
+        // Go's categories beyond ASCII: `٣` (Arabic-Indic three) is a digit worth
+        // 0x663 - '0'; `ⅷ` (a letter number) and `²` are not letters (they sort by code
+        // point after `_`); `ß` is one. (Checked against kubectl kustomize.)
+        let mut keys = vec!["k٣", "k3", "k12", "kⅷ", "k²", "kß", "ka", "k_"];
+        keys.sort_by(|a, b| key_order(a, b));
+        assert_eq!(keys, vec!["k_", "k²", "kⅷ", "k3", "k12", "k٣", "ka", "kß"]);
     }
 
     /// Layouts, each checked against `kubectl kustomize` (v5.5.0) output.
@@ -723,7 +791,7 @@ mod tests {
                     ("a", s("true")),
                     ("c", s(": t")),
                     ("d", s("x\ny\n")),
-                    ("e", Value::Map(Map::new())),
+                    ("e", Value::Map(Map::default())),
                     ("f", Value::Seq(vec![])),
                     ("g", s("")),
                 ]),

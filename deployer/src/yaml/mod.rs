@@ -20,6 +20,16 @@ pub use value::{Map, Value};
 /// Parses a stream of resource documents with kyaml's rules; empty documents are dropped
 /// (as kyaml's reader does).
 pub fn parse_resources(text: &str, limits: &Limits) -> Result<Vec<Value>, value::DecodeError> {
+    parse_resources_with(text, limits, &|_| false)
+}
+
+/// [`parse_resources`], decoding the documents `list` picks as kustomize decodes the `List`
+/// documents it expands ([`value::from_list_node`]).
+pub fn parse_resources_with(
+    text: &str,
+    limits: &Limits,
+    list: &dyn Fn(Node<'_>) -> bool,
+) -> Result<Vec<Value>, value::DecodeError> {
     let tree = parse(text, Documents::All, limits).map_err(|e| value::DecodeError {
         line: e.line,
         message: e.message,
@@ -27,7 +37,11 @@ pub fn parse_resources(text: &str, limits: &Limits) -> Result<Vec<Value>, value:
     let mut budget = value::Budget::new(limits, tree.node_count());
     let mut out = Vec::with_capacity(tree.document_count());
     for doc in tree.documents() {
-        let v = value::from_node(doc, &mut budget)?;
+        let v = if list(doc) {
+            value::from_list_node(doc, &mut budget)?
+        } else {
+            value::from_node(doc, &mut budget)?
+        };
         if !v.is_null() {
             out.push(v);
         }

@@ -231,7 +231,7 @@ fn go_parse_magnitude(body: &str) -> Option<u64> {
 
 /// Go's `strconv.ParseFloat(s, 64)` for the decimal forms YAML lets through (a value out of
 /// range is an error in Go, so `1e400` stays a string).
-fn go_parse_float(s: &str) -> Option<f64> {
+pub(crate) fn go_parse_float(s: &str) -> Option<f64> {
     let valid = s
         .bytes()
         .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))

@@ -267,6 +267,9 @@ pub fn parse(text: &str, which: Documents, limits: &Limits) -> Result<Tree, Pars
         });
     }
     check_characters(text)?;
+    if which == Documents::First {
+        check_bom_v2(text)?;
+    }
     let masked = mask_bom(text);
     let (text, mask) = match &masked {
         Some((t, m)) => (t.as_str(), Some(*m)),
@@ -287,23 +290,8 @@ pub fn parse(text: &str, which: Documents, limits: &Limits) -> Result<Tree, Pars
         let (event, span) = match parser.next_event() {
             Some(Ok(pair)) => pair,
             Some(Err(err)) => {
-                // Inside an unclosed flow collection, the mistake is where it was opened
-                // (go-yaml: "did not find expected ',' or ']'" at that line).
-                let open_flow = b.stack.last().and_then(|f| {
-                    let id = match f {
-                        Frame::Seq { id, .. } | Frame::Map { id, .. } => *id,
-                    };
-                    let n = &b.tree.nodes[id as usize];
-                    matches!(
-                        n.kind,
-                        Kind::Seq { flow: true, .. } | Kind::Map { flow: true, .. }
-                    )
-                    .then_some(n.line as usize)
-                });
                 return Err(ParseError {
-                    line: open_flow.unwrap_or_else(|| {
-                        mistake_line(text, err.marker().line(), err.marker().col())
-                    }),
+                    line: error_line(&b, text, which, &err),
                     message: if err.info() == "recursion limit exceeded" {
                         // saphyr's scanner counts flow levels in a u8.
                         "flow collections nested more than 255 deep".to_string()
@@ -387,6 +375,22 @@ fn check_characters(text: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// go-yaml v2, which reads kustomize's own files, skips a character at the start of a line
+/// whenever its read buffer happens to begin with a byte-order mark (`is_bom` looks at the
+/// buffer's start, not at the current position), so a U+FEFF that lands on a 512-byte
+/// boundary of the file makes it misread the lines after it. Such a file is refused
+/// wherever the character sits; `"\uFEFF"` in a double-quoted string says the same safely.
+fn check_bom_v2(text: &str) -> Result<(), ParseError> {
+    let body = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    match body.find('\u{FEFF}') {
+        None => Ok(()),
+        Some(i) => Err(ParseError {
+            line: line_of(text, i + (text.len() - body.len())),
+            message: "a byte-order mark (U+FEFF) inside the file: kustomize's YAML reader (go-yaml v2) can misread the lines after it; write it as \"\\uFEFF\" in a double-quoted string".into(),
+        }),
+    }
+}
+
 /// A byte-order mark inside a document is content to go-yaml but an error to saphyr: it is
 /// replaced by a private-use character of the same UTF-8 length (so byte ranges stay exact)
 /// that the text does not use, and put back in scalar values.
@@ -407,16 +411,115 @@ fn mask_bom(text: &str) -> Option<(String, char)> {
     ))
 }
 
-/// The line a syntax error is about. The parser notices many mistakes only at the first
-/// token after them (an unclosed `[`, a key without `:`), which starts a later line; the
-/// mistake is then on the last line before it that holds anything (as go-yaml reports it).
+/// The line a syntax error names: the number go-yaml puts in its message, made a line of the
+/// file (0 when go-yaml names none). go-yaml counts from 0 for parser errors and from 1 for
+/// scanner errors. For resources (go-yaml v3 through kyaml, [`Documents::All`]) it counts
+/// within the `---`-separated document and names its context mark unless that is on the
+/// document's first line, else its problem mark; for kustomize's own files (go-yaml v2,
+/// [`Documents::First`]) the problem mark first, then the context mark (counted from 0).
+/// saphyr stops where libyaml finds the problem; the context is what was being parsed:
+/// - an unclosed flow collection: where it was opened;
+/// - a block mapping without its next key, a block sequence without its next `-`: where the
+///   mapping or sequence starts;
+/// - a node that cannot start with what is there (`]`): that token;
+/// - a key without `:` (saphyr notices it at the next token): the key;
+/// - other scanner errors: where saphyr stopped (the start of an unclosed quoted scalar, a
+///   character that cannot start a token, a plain scalar a tab follows).
+fn error_line(
+    b: &Builder<'_>,
+    text: &str,
+    which: Documents,
+    err: &saphyr_parser::ScanError,
+) -> usize {
+    let (problem, col) = (err.marker().line(), err.marker().col());
+    let info = err.info();
+    let node = |f: &Frame| {
+        let id = match f {
+            Frame::Seq { id, .. } | Frame::Map { id, .. } => *id,
+        };
+        &b.tree.nodes[id as usize]
+    };
+    let is_flow = |k: &Kind| {
+        matches!(
+            k,
+            Kind::Seq { flow: true, .. } | Kind::Map { flow: true, .. }
+        )
+    };
+    // The innermost block collection of the wanted kind.
+    let open_block = |want: &dyn Fn(&Kind) -> bool| {
+        b.stack
+            .iter()
+            .rev()
+            .map(node)
+            .find(|n| !is_flow(&n.kind) && want(&n.kind))
+            .map(|n| n.line as usize)
+    };
+    let open_flow = b.stack.last().map(node).filter(|n| is_flow(&n.kind));
+    let (context, parser) = if let Some(n) = open_flow {
+        (Some(n.line as usize), true)
+    } else if info.contains("did not find expected key") {
+        (open_block(&|k| matches!(k, Kind::Map { .. })), true)
+    } else if info.contains("did not find expected '-'") {
+        (open_block(&|k| matches!(k, Kind::Seq { .. })), true)
+    } else if info.contains("misplaced bracket") {
+        (Some(problem), true)
+    } else if info.contains("simple key") {
+        (Some(mistake_line(text, problem, col)), false)
+    } else {
+        (Some(problem), false)
+    };
+    let starts = match which {
+        Documents::First => vec![1],
+        Documents::All => document_starts(text),
+    };
+    let doc_start = starts.iter().copied().rfind(|s| *s <= problem).unwrap_or(1);
+    // libyaml reads an unclosed quoted scalar (saphyr stops at a less indented line) to the
+    // end of the document, where it finds the problem.
+    let problem = if info.contains("quoted scalar") {
+        starts
+            .iter()
+            .find(|s| **s > doc_start)
+            .map_or_else(|| text.matches('\n').count() + 1, |next| next - 2)
+    } else {
+        problem
+    };
+    // A mark's line counted from 0 within the document.
+    let rel = |line: usize| line.saturating_sub(doc_start);
+    let (ctx, prob) = (context.map_or(0, rel), rel(problem));
+    let scan = usize::from(!parser);
+    let number = match which {
+        Documents::All if ctx != 0 => ctx + scan,
+        Documents::All if prob != 0 => prob + scan,
+        Documents::First if prob != 0 => prob + scan,
+        Documents::First if ctx != 0 => ctx,
+        _ => return 0,
+    };
+    doc_start - 1 + number
+}
+
+/// The lines (from 1) where kyaml's documents start: the first line, and the line after each
+/// line starting with `---`.
+fn document_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![1];
+    for (i, l) in text.split('\n').enumerate() {
+        if i > 0 && l.starts_with("---") {
+            starts.push(i + 2);
+        }
+    }
+    starts
+}
+
+/// saphyr notices a key without `:` at the token after it, on a later line: either that line
+/// starts with the next token, or it continues the key's text up to a `:` (a plain scalar
+/// spanning lines). The key is then on the last line before it that holds anything.
 fn mistake_line(text: &str, line: usize, col: usize) -> usize {
     let lines: Vec<&str> = text.split('\n').collect();
     let Some(current) = lines.get(line.saturating_sub(1)) else {
         return line;
     };
-    let at_start = current.chars().take(col).all(char::is_whitespace);
-    if !at_start || line <= 1 {
+    let before: String = current.chars().take(col).collect();
+    let continues_key = !before.contains(": ") && !before.trim_start().starts_with('-');
+    if !continues_key || line <= 1 {
         return line;
     }
     (1..line)
@@ -498,6 +601,18 @@ impl Builder<'_> {
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), ParseError> {
         let start = self.offsets.byte(span.start.index());
+        // libyaml refuses an empty verbatim tag (`!<>`), which saphyr accepts.
+        if let Event::Scalar(_, _, _, Some(t))
+        | Event::SequenceStart(_, Some(t))
+        | Event::MappingStart(_, Some(t)) = &event
+            && t.handle.is_empty()
+            && t.suffix.is_empty()
+        {
+            return Err(ParseError {
+                line: span.start.line(),
+                message: "YAML syntax error: did not find expected tag URI".into(),
+            });
+        }
         match event {
             Event::Scalar(value, style, anchor, tag) => {
                 let style = match style {
@@ -831,22 +946,50 @@ mod tests {
         assert!(e.message.contains("control characters"));
     }
 
-    /// Lines as `kubectl kustomize` reports them for the same mistakes.
+    /// Lines as `kubectl kustomize` reports them for the same mistakes, in a kustomization
+    /// file (go-yaml v2) and in a resource file (go-yaml v3 by document; the line of the
+    /// file).
     #[test]
-    fn syntax_errors_name_the_line_of_the_mistake() {
+    fn syntax_errors_name_the_line_go_yaml_names() {
+        let cm = "apiVersion: v1\nkind: ConfigMap\n";
+        let second = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n";
+        let resources: Vec<(String, usize)> = vec![
+            // A block mapping without its next key: go-yaml's line is the mapping's first
+            // line counted from 0 (kubectl "line 3"); in the second document, line 3 of it.
+            (format!("{cm}metadata:\n  name: c\n  - item\n"), 3),
+            (format!("{second}{cm}metadata:\n  name: c\n  - item\n"), 7),
+            // An unclosed flow mapping: where it opened, from 0 (kubectl "line 2").
+            (format!("{cm}open: {{a: b\nc: d\n"), 2),
+            // Scanner errors, from 1.
+            (format!("{cm}metadata:\n  name: c\n  %directive\n"), 5),
+            (format!("{cm}\"unterminated key: x\nc: d\n"), 3),
+            (format!("{cm}metadata:\n  name: c\n\ttab: x\n"), 4),
+            (format!("{second}apiVersion: v1\nc: value: more\n"), 6),
+            (format!("{cm}metadata:\n  name: x\n  bad\ndata: {{}}\n"), 5),
+        ];
+        for (text, want) in &resources {
+            let e = parse(text, Documents::All, &Limits::default()).unwrap_err();
+            assert_eq!(e.line, *want, "{text:?}: {e}");
+        }
         let rows: &[(&str, usize)] = &[
             ("resources: [d.yaml]\nnamePrefix: [a\nnamespace: x\n", 2),
             (
                 "resources: [d.yaml]\nnamePrefix: a\n bad: indent\nx: y\n",
                 3,
             ),
+            // A key without `:`: go-yaml v2 names where it noticed (v3 the key).
             (
-                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  bad\ndata: {}\n",
+                "resources: [d.yaml]\nmetadata:\n  name: x\n  bad\ndata: {}\n",
                 5,
+            ),
+            ("resources: [d.yaml]\nnamePrefix: \"abc\n", 3),
+            (
+                "resources: [d.yaml]\nimages:\n  - name: a\n  newTag: b\n",
+                3,
             ),
         ];
         for (text, want) in rows {
-            let e = parse(text, Documents::All, &Limits::default()).unwrap_err();
+            let e = parse(text, Documents::First, &Limits::default()).unwrap_err();
             assert_eq!(e.line, *want, "{text:?}: {e}");
         }
     }

@@ -9,7 +9,8 @@ use super::scalar::{self, Scalar, Schema, Style};
 use super::tree::{Limits, Node, NodeKind};
 use indexmap::IndexMap;
 
-pub type Map = IndexMap<String, Value>;
+/// A mapping in input order, hashed with foldhash (keys are small; SipHash dominated).
+pub type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
 
 /// A resolved node. Non-string scalars keep the text they were written as (`1.50`, `0x10`,
 /// `~`), which kustomize uses wherever it reads a node's `Value` rather than its meaning
@@ -133,7 +134,7 @@ impl Value {
         let m = self.as_map_mut()?;
         let slot = m.entry(key.to_string()).or_insert(Value::NULL);
         if slot.is_null() {
-            *slot = Value::Map(Map::new());
+            *slot = Value::Map(Map::default());
         }
         slot.as_map_mut()
     }
@@ -237,6 +238,19 @@ pub fn from_node(node: Node<'_>, budget: &mut Budget) -> Result<Value, DecodeErr
     V3 {
         budget,
         flow: false,
+        flow_text: true,
+    }
+    .value(node, 0, false, true)
+}
+
+/// [`from_node`] for a `List` document: kustomize reads its items through go-yaml v3 into
+/// `map[string]interface{}` before printing anything, so a date-time is a time wherever it
+/// is written (its RFC 3339 text after the round trip), in a flow collection too.
+pub fn from_list_node(node: Node<'_>, budget: &mut Budget) -> Result<Value, DecodeError> {
+    V3 {
+        budget,
+        flow: false,
+        flow_text: false,
     }
     .value(node, 0, false, true)
 }
@@ -245,6 +259,8 @@ struct V3<'b> {
     budget: &'b mut Budget,
     /// The node being decoded sits in a flow collection (`[...]`, `{...}`).
     flow: bool,
+    /// A date-time in a flow collection keeps its text (see [`V3::value`]).
+    flow_text: bool,
 }
 
 impl V3<'_> {
@@ -280,7 +296,7 @@ impl V3<'_> {
                     // libyaml cannot write plain there, so it is quoted and decodes as the
                     // string it was written as; anywhere else it decodes as a time.
                     Scalar::Timestamp(t, _)
-                        if self.flow && !super::emit::plain_allowed(&t, true) =>
+                        if self.flow_text && self.flow && !super::emit::plain_allowed(&t, true) =>
                     {
                         Value::Str(t.into_owned())
                     }
@@ -315,7 +331,7 @@ impl V3<'_> {
         in_alias: bool,
         top: bool,
     ) -> Result<Value, DecodeError> {
-        let mut map = Map::with_capacity(node.len());
+        let mut map = Map::with_capacity_and_hasher(node.len(), Default::default());
         // Keys that came from `<<` may be overridden by explicit ones.
         let mut merged: Vec<String> = Vec::new();
         for (k, v) in node.entries() {
@@ -416,16 +432,21 @@ pub fn json_roundtrip(v: &mut Value) {
     roundtrip(v, true);
 }
 
-/// Items of a `List` kind are decoded by go-yaml v3 into `map[string]interface{}` and
-/// encoded again: integers keep their value, floats take `'g'` text, dates their RFC 3339
-/// text, and the written text of scalars is gone.
+/// Items of a `List` kind are decoded by go-yaml v3 into `map[string]interface{}`, encoded
+/// as JSON and read again: integers keep their value, floats take their JSON text, dates
+/// their RFC 3339 text, and the written text of scalars is gone.
 pub fn map_roundtrip(v: &mut Value) {
     roundtrip(v, false);
 }
 
-fn roundtrip(v: &mut Value, ints_as_floats: bool) {
+fn roundtrip(v: &mut Value, json_patch: bool) {
+    let ints_as_floats = json_patch;
     let retext = |f: f64| -> Value {
-        let text = scalar::format_g(f);
+        let text = if json_patch {
+            scalar::format_g(f)
+        } else {
+            scalar::json_float(f)
+        };
         match scalar::resolve(&text, Style::Plain, None, Schema::V3) {
             Ok(Scalar::Int(i)) => Value::Int(i, Some(text.into())),
             _ => Value::Float(f, Some(text.into())),
@@ -446,8 +467,8 @@ fn roundtrip(v: &mut Value, ints_as_floats: bool) {
         Value::Float(f, _) => *v = retext(*f),
         Value::Time { json, .. } => *v = Value::Str(std::mem::take(json)),
         Value::Str(_) => {}
-        Value::Seq(items) => items.iter_mut().for_each(|i| roundtrip(i, ints_as_floats)),
-        Value::Map(m) => m.values_mut().for_each(|i| roundtrip(i, ints_as_floats)),
+        Value::Seq(items) => items.iter_mut().for_each(|i| roundtrip(i, json_patch)),
+        Value::Map(m) => m.values_mut().for_each(|i| roundtrip(i, json_patch)),
     }
 }
 
@@ -585,33 +606,26 @@ fn fold_raw_breaks(s: &str) -> String {
     out
 }
 
-/// The JSON `encoding/json` would produce for a tree (after [`normalise_output`], which
-/// refuses the values JSON cannot hold).
-pub fn to_json(v: Value) -> Result<serde_json::Value, String> {
-    Ok(match v {
+/// The JSON `encoding/json` would produce for a tree that went through
+/// [`normalise_output`] (which refuses the values JSON cannot hold).
+pub fn to_json(v: Value) -> serde_json::Value {
+    match v {
         Value::Null(_) => serde_json::Value::Null,
         Value::Bool(b, _) => serde_json::Value::Bool(b),
+        // Integers hold `i64::MIN..=u64::MAX` (the parser's range).
         Value::Int(i, _) => match (i64::try_from(i), u64::try_from(i)) {
             (Ok(i), _) => serde_json::Value::from(i),
             (_, Ok(u)) => serde_json::Value::from(u),
-            _ => return Err(format!("integer {i} is out of range")),
+            _ => serde_json::Value::from(i as f64),
         },
         Value::Float(f, _) => serde_json::Number::from_f64(f)
-            .map(serde_json::Value::Number)
-            .ok_or_else(|| format!("json: unsupported value: {f}"))?,
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Value::Str(s) | Value::Time { json: s, .. } => serde_json::Value::String(s),
-        Value::Seq(items) => serde_json::Value::Array(
-            items
-                .into_iter()
-                .map(to_json)
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        Value::Map(m) => serde_json::Value::Object(
-            m.into_iter()
-                .map(|(k, v)| Ok((k, to_json(v)?)))
-                .collect::<Result<serde_json::Map<_, _>, String>>()?,
-        ),
-    })
+        Value::Seq(items) => serde_json::Value::Array(items.into_iter().map(to_json).collect()),
+        Value::Map(m) => {
+            serde_json::Value::Object(m.into_iter().map(|(k, v)| (k, to_json(v))).collect())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ impl Rng {
 pub struct Tree {
     pub files: Vec<(String, String)>,
     pub root: String,
+    /// A file given a YAML syntax error: both tools must fail, naming the same line.
+    pub broken: Option<String>,
 }
 
 /// Plain scalars of every YAML 1.1 and 1.2 shape (written unquoted).
@@ -101,7 +103,7 @@ const PLAIN: &[&str] = &[
 ];
 
 /// Strings that need quoting or escapes (written double-quoted).
-const QUOTED: &[&str] = &[
+pub const QUOTED: &[&str] = &[
     "",
     " lead",
     "trail ",
@@ -189,7 +191,15 @@ fn strip_blocks(y: Y) -> Y {
     }
 }
 
+/// Keys whose order go-yaml v2 decides by Unicode letters and digits beyond ASCII.
+const UNICODE_KEYS: &[&str] = &[
+    "k٣", "k3", "k１２", "k12", "kⅷ", "k²", "kß", "ka", "k٠٠1", "k0", "k_", "éa", "ea", "k٣x",
+];
+
 fn key(rng: &mut Rng, i: usize) -> String {
+    if rng.chance(10) {
+        return format!("{}{i}", rng.pick(UNICODE_KEYS));
+    }
     match rng.below(8) {
         0 => quote(&format!("{}", 10 * i + rng.below(9))),
         1 => format!("k{i}_{}", rng.below(100)),
@@ -201,14 +211,17 @@ fn key(rng: &mut Rng, i: usize) -> String {
 
 /// The objects of the base, for references from patches and transformers.
 #[derive(Default)]
-struct World {
+pub struct World {
     /// (kind, name) of workloads with a pod template.
-    workloads: Vec<(String, String)>,
-    deployments: Vec<String>,
-    services: Vec<String>,
-    configmaps: Vec<String>,
-    images: Vec<String>,
-    crd_kind: Option<String>,
+    pub workloads: Vec<(String, String)>,
+    pub deployments: Vec<String>,
+    pub services: Vec<String>,
+    pub configmaps: Vec<String>,
+    pub images: Vec<String>,
+    /// Custom resource kinds (their definitions can be given as `crds:`).
+    pub crd_kinds: Vec<String>,
+    /// Names the base's generators make.
+    pub generated: Vec<&'static str>,
 }
 
 const IMAGES: &[&str] = &[
@@ -270,9 +283,14 @@ fn container(rng: &mut Rng, name: &str, w: &mut World) -> Y {
     if rng.chance(50) {
         let env: Vec<Y> = (0..1 + rng.below(3))
             .map(|i| {
+                let value = if rng.chance(15) {
+                    "$(CM_NAME)"
+                } else {
+                    rng.pick(QUOTED)
+                };
                 Y::map(vec![
                     ("name", Y::s(format!("E{i}"))),
-                    ("value", Y::q(rng.pick(QUOTED))),
+                    ("value", Y::q(value)),
                 ])
             })
             .collect();
@@ -319,7 +337,7 @@ fn object(api: &str, kind: &str, meta: Y, rest: Vec<(&str, Y)>) -> Y {
 /// One resource of a random kind; records it in `w`.
 fn resource(rng: &mut Rng, i: usize, w: &mut World) -> Y {
     let app = format!("app{i}");
-    match rng.below(12) {
+    match rng.below(13) {
         0..=2 => {
             let name = format!("web{i}");
             w.workloads.push(("Deployment".into(), name.clone()));
@@ -515,7 +533,7 @@ fn resource(rng: &mut Rng, i: usize, w: &mut World) -> Y {
         }
         9 => {
             let kind = format!("Widget{i}");
-            w.crd_kind = Some(kind.clone());
+            w.crd_kinds.push(kind.clone());
             let crd = object(
                 "apiextensions.k8s.io/v1",
                 "CustomResourceDefinition",
@@ -536,9 +554,10 @@ fn resource(rng: &mut Rng, i: usize, w: &mut World) -> Y {
                 )],
             );
             let m = meta(rng, &format!("w{i}"), &app);
-            let spec: Vec<(String, Y)> = (0..1 + rng.below(5))
+            let mut spec: Vec<(String, Y)> = (0..1 + rng.below(5))
                 .map(|j| (key(rng, j), value(rng, 0)))
                 .collect();
+            spec.extend(crate::features::custom_resource_fields(rng, w));
             let cr = object(
                 "example.com/v1",
                 &kind,
@@ -565,6 +584,34 @@ fn resource(rng: &mut Rng, i: usize, w: &mut World) -> Y {
                     ]),
                 )],
             )
+        }
+        11 => {
+            // A List: kustomize reads its items through `map[string]interface{}`.
+            let kind = *rng.pick(&["List", "ConfigMapList"]);
+            let items: Vec<Y> = (0..1 + rng.below(2))
+                .map(|j| {
+                    let name = format!("li{i}x{j}");
+                    let m = meta(rng, &name, &app);
+                    let mut data: Vec<(String, Y)> = vec![(
+                        "when".into(),
+                        Y::s(*rng.pick(&[
+                            "2001-12-14T21:59:43Z",
+                            "2001-12-14t21:59:43.10-05:00",
+                            "2001-12-14 21:59:43.10",
+                            "2024-01-01",
+                            "2001-1-2",
+                        ])),
+                    )];
+                    data.extend((0..rng.below(3)).map(|k| (format!("key{k}"), scalar(rng))));
+                    let flow = rng.chance(30);
+                    object("v1", "ConfigMap", m, vec![("data", Y::Map(data, flow))])
+                })
+                .collect();
+            Y::map(vec![
+                ("apiVersion", Y::s("v1")),
+                ("kind", Y::s(kind)),
+                ("items", Y::seq(items)),
+            ])
         }
         _ => {
             let name = format!("hpa{i}");
@@ -641,8 +688,16 @@ fn literal(rng: &mut Rng, j: usize) -> Y {
     Y::q(format!("K{j}={v}"))
 }
 
-/// A kustomization for a base or overlay: transformers chosen at random over `w`.
-fn kustomization(rng: &mut Rng, resources: Vec<String>, w: &World, overlay: bool) -> Y {
+/// A kustomization for a base or overlay: transformers chosen at random over `w`. Files it
+/// needs are added to `files` under `dir`.
+fn kustomization(
+    rng: &mut Rng,
+    resources: Vec<String>,
+    w: &World,
+    overlay: bool,
+    files: &mut Vec<(String, String)>,
+    dir: &str,
+) -> Y {
     let mut k: Vec<(&str, Y)> = vec![(
         "resources",
         Y::seq(resources.into_iter().map(Y::s).collect()),
@@ -659,12 +714,15 @@ fn kustomization(rng: &mut Rng, resources: Vec<String>, w: &World, overlay: bool
     if rng.chance(25) {
         k.push(("nameSuffix", Y::s(*rng.pick(&["-suf", "-v2"]))));
     }
+    let mut labels_key = None;
     if rng.chance(35) {
         let include = rng.chance(40);
+        let key = *rng.pick(&["env", "team", "release"]);
+        labels_key = Some(key);
         let mut l = vec![(
             "pairs",
             Y::map(vec![(
-                *rng.pick(&["env", "team", "release"]),
+                key,
                 Y::q(rng.pick(&["dev", "2024-01-01", "1.10", "yes"])),
             )]),
         )];
@@ -720,7 +778,9 @@ fn kustomization(rng: &mut Rng, resources: Vec<String>, w: &World, overlay: bool
                 Y::seq((0..1 + rng.below(3)).map(|j| literal(rng, j)).collect()),
             ),
         ];
-        if overlay && rng.chance(50) {
+        // An overlay merges into (or replaces) the base's generated ConfigMap, mostly; now
+        // and then it asks for what cannot be (both tools must refuse).
+        if overlay && (w.generated.contains(&"gen-cfg") == rng.chance(90)) {
             g.push(("behavior", Y::s(*rng.pick(&["merge", "replace"]))));
         }
         if rng.chance(30) {
@@ -738,10 +798,16 @@ fn kustomization(rng: &mut Rng, resources: Vec<String>, w: &World, overlay: bool
         k.push(("configMapGenerator", Y::seq(generators)));
     }
     if rng.chance(20) {
+        let behavior = if overlay && w.generated.contains(&"creds") {
+            "merge"
+        } else {
+            "create"
+        };
         k.push((
             "secretGenerator",
             Y::seq(vec![Y::map(vec![
                 ("name", Y::s("creds")),
+                ("behavior", Y::s(behavior)),
                 (
                     "literals",
                     Y::seq(vec![Y::q("password=s3cr3t"), literal(rng, 9)]),
@@ -878,7 +944,34 @@ fn kustomization(rng: &mut Rng, resources: Vec<String>, w: &World, overlay: bool
         };
         k.push(("sortOptions", opts));
     }
+    let extras = crate::features::extras(rng, w, overlay, labels_key);
+    for (field, y) in extras.fields {
+        match k.iter_mut().find(|(f, _)| *f == field) {
+            None => k.push((field, y)),
+            Some((_, Y::Map(have, _))) => {
+                if let Y::Map(more, _) = y {
+                    have.extend(more);
+                }
+            }
+            Some((_, Y::Seq(have, _))) if field != "buildMetadata" => {
+                if let Y::Seq(more, _) = y {
+                    have.extend(more);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, text) in extras.files {
+        files.push((format!("{dir}/{name}"), text));
+    }
     Y::map(k)
+}
+
+/// A kustomization file's text. A raw U+FEFF (which go-yaml v2 can misread, and deployer
+/// refuses: DEVIATIONS.md) is written as an escape; the generator puts it only in
+/// double-quoted strings.
+fn kustomization_text(k: &Y) -> String {
+    crate::yamlgen::write(k).replace('\u{feff}', "\\uFEFF")
 }
 
 /// The image name an `images:` entry matches for a container image.
@@ -905,11 +998,14 @@ pub fn tree(seed: u64) -> Tree {
         files.push((format!("base/{name}"), docs(objects)));
         base_resources.push(name);
     }
-    let base = kustomization(&mut rng, base_resources, &w, false);
-    files.push((
-        "base/kustomization.yaml".into(),
-        crate::yamlgen::write(&base),
-    ));
+    let base = kustomization(&mut rng, base_resources, &w, false, &mut files, "base");
+    let text = kustomization_text(&base);
+    for name in ["gen-cfg", "creds"] {
+        if text.contains(&format!("name: {name}")) {
+            w.generated.push(name);
+        }
+    }
+    files.push(("base/kustomization.yaml".into(), text.clone()));
     let root = if rng.chance(60) {
         let mut resources = vec!["../base".to_string()];
         if rng.chance(30) {
@@ -917,7 +1013,7 @@ pub fn tree(seed: u64) -> Tree {
             files.push(("overlay/extra.yaml".into(), docs(vec![extra])));
             resources.push("extra.yaml".into());
         }
-        let mut overlay = kustomization(&mut rng, resources, &w, true);
+        let mut overlay = kustomization(&mut rng, resources, &w, true, &mut files, "overlay");
         if rng.chance(35) {
             let comp = Y::map(vec![
                 ("apiVersion", Y::s("kustomize.config.k8s.io/v1alpha1")),
@@ -940,14 +1036,23 @@ pub fn tree(seed: u64) -> Tree {
         }
         files.push((
             "overlay/kustomization.yaml".into(),
-            crate::yamlgen::write(&overlay),
+            kustomization_text(&overlay),
         ));
         "overlay"
     } else {
         "base"
     };
+    let broken = rng.chance(5).then(|| {
+        let f = rng.below(n_files);
+        let path = format!("base/res{f}.yaml");
+        if let Some((_, text)) = files.iter_mut().find(|(p, _)| *p == path) {
+            *text = crate::features::break_yaml(&mut rng, text);
+        }
+        path
+    });
     Tree {
         files,
         root: root.into(),
+        broken,
     }
 }

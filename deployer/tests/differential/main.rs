@@ -9,6 +9,7 @@
 //! write the figures to, `RENDER_FUZZ_KEEP` a directory to keep disagreeing trees in).
 #![allow(clippy::unwrap_used)]
 
+mod features;
 mod generate;
 mod parsers;
 mod yamlgen;
@@ -56,6 +57,104 @@ fn first_difference(a: &str, b: &str) -> String {
     )
 }
 
+/// The line a YAML error names. kubectl reports go-yaml's `line N` counted within the
+/// document (kyaml decodes each `---`-separated piece on its own); deployer names the file
+/// and go-yaml's line made a line of the file, which must be the same.
+fn compare_error_lines(dir: &Path, file: &str, kubectl_err: &[u8], ours: &str) -> Outcome {
+    let theirs = String::from_utf8_lossy(kubectl_err);
+    let name = Path::new(file)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    // Another mistake may come first: in another file, or a different one in this file
+    // (libyaml's scanner reads ahead of its parser; a quoted scalar left open runs on to the
+    // next quote in go-yaml): lines are compared when both report the same problem.
+    if !theirs.contains(&format!("in File: {name}"))
+        || !ours.contains(&format!("{name}:"))
+        || !same_problem(&theirs, ours)
+    {
+        return Outcome::BothFail;
+    }
+    let Some(doc_line) = theirs
+        .split("yaml: line ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return Outcome::BothFail;
+    };
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let our_line = ours
+        .split(&format!("{name}:"))
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse::<usize>().ok());
+    let Some(our_line) = our_line else {
+        return Outcome::Differ(format!(
+            "syntax error: kubectl names line {doc_line} of a document, deployer no line: {ours}"
+        ));
+    };
+    // Lines (1-based) where kyaml's pieces start: after each line starting with `---`.
+    let mut starts = vec![1];
+    for (i, l) in text.lines().enumerate() {
+        if i > 0 && l.starts_with("---") {
+            starts.push(i + 2);
+        }
+    }
+    let start = starts
+        .iter()
+        .rev()
+        .find(|s| **s <= our_line)
+        .copied()
+        .unwrap_or(1);
+    if our_line + 1 - start == doc_line {
+        Outcome::BothFail
+    } else {
+        Outcome::Differ(format!(
+            "syntax error line: kubectl line {doc_line} of the document starting at line {start}, deployer line {our_line}: {ours}"
+        ))
+    }
+}
+
+/// Whether go-yaml's message (kubectl) and saphyr's (deployer) name the same problem.
+fn same_problem(theirs: &str, ours: &str) -> bool {
+    const SAME: &[(&str, &str)] = &[
+        (
+            "mapping values are not allowed",
+            "mapping values are not allowed",
+        ),
+        ("did not find expected key", "did not find expected key"),
+        ("did not find expected '-'", "did not find expected '-'"),
+        (
+            "did not find expected ',' or",
+            "did not find expected ',' or",
+        ),
+        (
+            "did not find expected ',' or",
+            "illegal placement of ':' indicator",
+        ),
+        ("did not find expected node content", "misplaced bracket"),
+        ("could not find expected ':'", "simple key expect ':'"),
+        (
+            "found character that cannot start any token",
+            "unexpected character",
+        ),
+        ("found a tab character", "found a tab"),
+        ("found a tab character", "tabs disallowed"),
+        (
+            "found unexpected end of stream",
+            "while scanning a quoted scalar",
+        ),
+        (
+            "did not find expected tag URI",
+            "did not find expected tag URI",
+        ),
+    ];
+    SAME.iter()
+        .any(|(k, d)| theirs.contains(k) && ours.contains(d))
+}
+
 fn run(seed: u64) -> Outcome {
     let t = generate::tree(seed);
     let tmp = tempfile::tempdir().unwrap();
@@ -76,7 +175,18 @@ fn run(seed: u64) -> Outcome {
                 Outcome::Differ(first_difference(&theirs, &out))
             }
         }
-        (false, Err(_)) => Outcome::BothFail,
+        (false, Err(e))
+            if std::env::var_os("RENDER_FUZZ_VERBOSE").is_some() && {
+                eprintln!("both fail {seed}: {e}");
+                false
+            } =>
+        {
+            unreachable!()
+        }
+        (false, Err(e)) => match &t.broken {
+            Some(file) => compare_error_lines(tmp.path(), file, &kubectl.stderr, &e.to_string()),
+            None => Outcome::BothFail,
+        },
         (true, Err(e)) => Outcome::Differ(format!("deployer failed: {e}")),
         (false, Ok(_)) => Outcome::Differ(format!(
             "kubectl failed: {}",

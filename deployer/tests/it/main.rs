@@ -1,7 +1,9 @@
 mod cli;
 mod cluster;
 mod edit;
+mod features;
 mod images;
 mod overlays;
 mod regressions;
 mod render;
+mod support;

@@ -13,7 +13,7 @@ pub(crate) fn parse_stream(text: &str) -> Vec<Yaml> {
     deployer::yaml::parse_resources(text, &deployer::yaml::Limits::default())
         .unwrap()
         .into_iter()
-        .map(|v| deployer::yaml::value::to_json(v).unwrap())
+        .map(deployer::yaml::value::to_json)
         .collect()
 }
 

@@ -2,55 +2,8 @@
 //! and compared with `kubectl kustomize` (Kustomize v5.5.0) on the same directory.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn deployer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deployer"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn kubectl(dir: &Path) -> Output {
-    Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("kubectl (Kustomize v5.5.0) is required: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for (name, body) in files {
-        let p = tmp.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, body).unwrap();
-    }
-    tmp
-}
-
-/// Both tools print the same bytes for `dir`; returns the output.
-fn same_as_kubectl(dir: &Path) -> String {
-    let ours = deployer(&["render", dir.to_str().unwrap()]);
-    let theirs = kubectl(dir);
-    assert!(
-        theirs.status.success(),
-        "kubectl failed: {}",
-        text(&theirs.stderr)
-    );
-    assert!(
-        ours.status.success(),
-        "deployer failed: {}",
-        text(&ours.stderr)
-    );
-    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
-    text(&ours.stdout)
-}
+use crate::support::{deployer, kubectl, same_as_kubectl, text, tree};
+use std::process::Command;
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
