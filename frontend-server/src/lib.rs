@@ -4,7 +4,7 @@
 //! Routing, in order (the first that matches answers):
 //! 1. `/healthz`, `/readyz`, `/metrics` ([`service_kit::probes`]; reserved, a site file at
 //!    these paths is never served);
-//! 2. `/api/…` → [`proxy`] to `API_UPSTREAM`;
+//! 2. `/api/…` → [`proxy`] to `API_UPSTREAM` (the split is [`routing`]);
 //! 3. a file under `SITE_ROOT` ([`site`] → [`static_files`]), `index.html` for directories,
 //!    `308` to add the slash to a directory asked for without one;
 //! 4. [`fallback`]: `index.html` (200) or `404.html` (404) for pages, plain 404 for assets.
@@ -20,6 +20,7 @@ pub mod content_types;
 pub mod fallback;
 pub mod path_safety;
 pub mod proxy;
+pub mod routing;
 pub mod security_headers;
 pub mod site;
 pub mod static_files;
@@ -81,14 +82,13 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.app_data(web::Data::new(state.readiness.clone()))
         .app_data(web::Data::new(state.metrics.clone()))
-        .app_data(web::Data::from(Arc::clone(&state.site)))
-        .app_data(web::Data::new(state.upstream.clone()))
+        .app_data(web::Data::new(state.clone()))
         // No `PayloadConfig`: the proxy takes the raw `web::Payload` stream (which no
         // config limits) and enforces MAX_BODY_SIZE itself; a buffering extractor added
         // later keeps actix' default 256 KiB cap instead of an unlimited one.
         .configure(service_kit::probes::configure)
-        .service(web::resource("/api/{tail:.*}").to(proxy::forward))
-        .service(web::resource("/{path:.*}").to(site::serve));
+        // `/api/…` and the site, split by `routing` rather than by actix patterns.
+        .default_service(web::to(routing::dispatch));
 }
 
 /// The complete application: routes and the standard middleware stack (access log, limits,
@@ -106,7 +106,7 @@ pub fn app(
 > {
     let limits = state.config.server.limits();
     let app = App::new().configure(|cfg| configure(cfg, &state));
-    stack::wrap(app, limits)
+    stack::wrap_routed(app, limits, routing::route_label)
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains gracefully.

@@ -125,12 +125,8 @@ impl Upstream {
     }
 }
 
-/// Handler for `/api/{tail:.*}`.
-pub async fn forward(
-    req: HttpRequest,
-    payload: web::Payload,
-    upstream: web::Data<Upstream>,
-) -> HttpResponse {
+/// Answers a request under `/api/` from the upstream.
+pub async fn forward(req: HttpRequest, payload: web::Payload, upstream: &Upstream) -> HttpResponse {
     let path_and_query = req
         .uri()
         .path_and_query()

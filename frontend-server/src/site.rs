@@ -6,7 +6,6 @@
 use actix_web::{
     HttpRequest, HttpResponse,
     http::{Method, StatusCode, header},
-    web,
 };
 use service_kit::probes::method_not_allowed;
 
@@ -76,7 +75,7 @@ impl Site {
 }
 
 /// Handler for every path the probes and the proxy did not take.
-pub async fn serve(req: HttpRequest, site: web::Data<Site>) -> HttpResponse {
+pub async fn serve(req: HttpRequest, site: &Site) -> HttpResponse {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return method_not_allowed().await;
     }
@@ -86,12 +85,12 @@ pub async fn serve(req: HttpRequest, site: web::Data<Site>) -> HttpResponse {
         Err(PathRejection::Hidden) => return not_found(),
     };
     match site.root.resolve(&path) {
-        Resolved::File(file) => serve_file(&req, &site, *file, StatusCode::OK).await,
+        Resolved::File(file) => serve_file(&req, site, *file, StatusCode::OK).await,
         Resolved::AddSlash => add_slash(&req, &path),
         Resolved::Missing => match fallback::decide(site.fallback, &path) {
-            Fallback::Index => serve_fixed(&req, &site, "/index.html", StatusCode::OK).await,
+            Fallback::Index => serve_fixed(&req, site, "/index.html", StatusCode::OK).await,
             Fallback::NotFoundPage => {
-                serve_fixed(&req, &site, "/404.html", StatusCode::NOT_FOUND).await
+                serve_fixed(&req, site, "/404.html", StatusCode::NOT_FOUND).await
             }
             Fallback::NotFound => not_found(),
         },
