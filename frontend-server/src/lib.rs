@@ -24,6 +24,7 @@ pub mod routing;
 pub mod security_headers;
 pub mod site;
 pub mod static_files;
+pub mod upstream;
 
 use std::{future::Future, io, net::TcpListener, sync::Arc};
 
@@ -42,8 +43,6 @@ pub use config::{FallbackMode, FrontendConfig};
 pub enum StartupError {
     #[error(transparent)]
     SiteRoot(#[from] static_files::SiteRootError),
-    #[error(transparent)]
-    Upstream(#[from] proxy::UpstreamError),
 }
 
 /// State shared by every worker (cheap to clone).
@@ -53,21 +52,21 @@ pub struct AppState {
     pub readiness: Readiness,
     pub metrics: HttpMetrics,
     pub site: Arc<site::Site>,
-    pub upstream: proxy::Upstream,
+    pub upstream: upstream::Upstream,
 }
 
 impl AppState {
-    /// Checks the site root and builds the upstream client.
+    /// Checks the site root and sets up the upstream client.
     pub fn new(config: FrontendConfig) -> Result<Self, StartupError> {
         let root = static_files::SiteRoot::open(&config.site_root)?;
         let bodies = body_cache::BodyCache::new(config.body_cache_size, config.body_cache_entries);
         let site = site::Site::new(root, config.fallback, config.csp.as_deref(), bodies);
-        let upstream = proxy::Upstream::new(
-            &config.api_upstream,
+        let upstream = upstream::Upstream::new(
+            config.api_upstream.clone(),
             config.upstream_timeout,
             config.upstream_connect_timeout,
             config.server.max_body_size,
-        )?;
+        );
         Ok(Self {
             config,
             readiness: Readiness::new(),

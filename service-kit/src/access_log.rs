@@ -261,8 +261,9 @@ fn gin_client_ip(req: &ServiceRequest) -> Cow<'_, str> {
 }
 
 /// An address as Go's `net.IP.String()` prints it (the same text as Rust's `Display`; IPv4,
-/// the common case, without the formatting machinery).
-fn ip_text(ip: std::net::IpAddr) -> String {
+/// the common case, without the formatting machinery). Also what frontend-server's proxy
+/// sends as `X-Real-IP`.
+pub fn ip_text(ip: std::net::IpAddr) -> String {
     match ip {
         std::net::IpAddr::V4(v4) => {
             let mut out = Vec::with_capacity(15);

@@ -38,7 +38,7 @@ use actix_service::{Service, ServiceFactory};
 use futures_util::future::LocalBoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::request_framing::Framer;
+use crate::{deadline::WaitDeadline, request_framing::Framer};
 
 /// What the socket side and the service side of one connection share (one worker thread
 /// owns a connection, so plain cells suffice).
@@ -90,8 +90,7 @@ pub struct GuardedIo<T> {
     conn: Rc<ConnState>,
     head_timeout: Duration,
     /// Armed while a head is incomplete and the socket has nothing more.
-    head_timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    head_timer_armed: bool,
+    head_deadline: WaitDeadline,
     timed_out: bool,
     peer: Option<SocketAddr>,
 }
@@ -105,8 +104,7 @@ impl<T> GuardedIo<T> {
             pending_at: 0,
             conn: Rc::default(),
             head_timeout,
-            head_timer: None,
-            head_timer_armed: false,
+            head_deadline: WaitDeadline::default(),
             timed_out: false,
             peer,
         }
@@ -137,7 +135,7 @@ impl<T> GuardedIo<T> {
     /// After bytes were admitted: a head that is complete needs no deadline any more.
     fn after_admit(&mut self) {
         if !self.framer.in_head() {
-            self.head_timer_armed = false;
+            self.head_deadline.disarm();
         }
     }
 
@@ -148,18 +146,7 @@ impl<T> GuardedIo<T> {
 
     /// Polls the head deadline of an incomplete head; `true` once it has passed.
     fn head_deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.framer.in_head() {
-            return false;
-        }
-        let deadline = tokio::time::Instant::now() + self.head_timeout;
-        let timer = self
-            .head_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if !self.head_timer_armed {
-            timer.as_mut().reset(deadline);
-            self.head_timer_armed = true;
-        }
-        timer.as_mut().poll(cx).is_ready()
+        self.framer.in_head() && self.head_deadline.poll_expired(self.head_timeout, cx)
     }
 }
 

@@ -284,6 +284,26 @@ async fn upstream_connections_are_pooled_and_kept_alive() {
     );
 }
 
+/// A pooled connection the upstream closed while it sat idle is never used for the next
+/// request: it gets a new connection and a right answer, not a 502.
+#[tokio::test]
+async fn an_upstream_closing_idle_connections_costs_no_failed_request() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[("WORKERS", "1")]);
+    let c = support::client();
+    for round in 0..4 {
+        let res = c.get(srv.url("/api/close-idle")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "round {round}");
+        assert_eq!(res.text().await.unwrap(), "{\"ok\":true}");
+        // The upstream closes the connection 100 ms after answering.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let conns = upstream
+        .connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(conns, 4, "one new connection per round");
+}
+
 #[test]
 fn dot_segments_cannot_reach_other_upstream_paths() {
     let upstream = TestUpstream::start();

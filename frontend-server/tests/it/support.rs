@@ -318,6 +318,7 @@ impl SeenRequest {
 /// - `/api/cookies`: three `Set-Cookie`s and hop-by-hop headers, some named by `Connection`;
 /// - `/api/redirect`: 302 to `/elsewhere`;
 /// - `/api/empty`: 204; `/api/notmodified`: 304.
+/// - `/api/close-idle`: 200 with keep-alive, then the connection is closed 100 ms later.
 ///
 /// Keep-alive is honoured, and accepted connections are counted.
 #[derive(Debug, Clone)]
@@ -477,6 +478,15 @@ async fn serve_conn(stream: TcpStream, seen: Arc<Mutex<Vec<SeenRequest>>>) {
                 stream
                     .write_all(plain("302 Found", "location: /elsewhere\r\n", "").as_bytes())
                     .await
+            }
+            "/api/close-idle" => {
+                // Keep-alive as far as the headers say, then the connection is closed while
+                // it sits idle (an upstream whose keep-alive ran out).
+                let _ = stream
+                    .write_all(plain("200 OK", "", "{\"ok\":true}").as_bytes())
+                    .await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return;
             }
             "/api/empty" => stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await,
             "/api/notmodified" => {
