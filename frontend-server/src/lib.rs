@@ -14,15 +14,20 @@
 
 pub mod body_cache;
 pub mod cache_policy;
+pub mod clock_cache;
 pub mod compression;
 pub mod config;
 pub mod content_types;
 pub mod fallback;
+pub mod file_response;
+pub mod path_cache;
 pub mod path_safety;
 pub mod proxy;
 pub mod routing;
 pub mod security_headers;
 pub mod site;
+pub mod site_file;
+pub mod site_watch;
 pub mod static_files;
 pub mod upstream;
 
@@ -115,9 +120,11 @@ pub async fn run(
     shutdown: impl Future<Output = &'static str>,
 ) -> io::Result<()> {
     let root = state.site.root();
+    let watch = state.site.watch();
     tracing::info!(
         site_root = %root.path().display(),
         file_open = %root.open_method(),
+        site_changes = if watch.unavailable_reason().is_none() { "watched (inotify)" } else { "checked on every request" },
         api_upstream = %state.config.api_upstream,
         fallback = ?state.config.fallback,
         version = env!("CARGO_PKG_VERSION"),
@@ -127,6 +134,12 @@ pub async fn run(
         tracing::warn!(
             file_open = %root.open_method(),
             "openat2 is unavailable (an old kernel, or a seccomp profile refusing it): site files are opened by the checked path walk"
+        );
+    }
+    if let Some(reason) = watch.unavailable_reason() {
+        tracing::warn!(
+            reason,
+            "site changes cannot be watched: every request opens and checks its file"
         );
     }
     let settings = state.config.server.server_settings();

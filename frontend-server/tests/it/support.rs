@@ -181,6 +181,11 @@ pub struct InProcess {
 impl InProcess {
     /// Starts with `SITE_ROOT=site` and the given extra variables.
     pub fn start(site: &Path, extra: &[(&str, &str)]) -> Self {
+        Self::start_state(Self::state(site, extra))
+    }
+
+    /// The state [`Self::start`] serves, for tests that change a part of it.
+    pub fn state(site: &Path, extra: &[(&str, &str)]) -> AppState {
         let mut env = vec![
             ("SITE_ROOT".to_owned(), site.display().to_string()),
             ("WORKERS".to_owned(), "2".to_owned()),
@@ -189,7 +194,11 @@ impl InProcess {
         ];
         env.extend(vars(extra));
         let config = FrontendConfig::from_vars(env).unwrap();
-        let state = AppState::new(config).unwrap();
+        AppState::new(config).unwrap()
+    }
+
+    /// Serves `state`.
+    pub fn start_state(state: AppState) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
