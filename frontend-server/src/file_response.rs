@@ -16,11 +16,13 @@ use actix_web::{
     HttpRequest, HttpResponse,
     body::BoxBody,
     http::{
-        StatusCode,
+        Method, StatusCode,
         header::{self, ContentEncoding, HeaderValue},
     },
 };
 use bytes::Bytes;
+
+use service_kit::direct_body::{self, Tail};
 
 use crate::{
     body_cache::{BodyCache, MAX_CACHED_FILE, Variant},
@@ -93,6 +95,21 @@ enum Chosen<'a> {
     Gzipped(&'a HeaderValue),
 }
 
+/// Bodies at least this large are written by the connection itself, without actix-http's
+/// copy into its write buffer ([`service_kit::direct_body`]).
+pub const DIRECT_MIN: usize = 16 << 10;
+
+/// Files at least this large are sent from the file with `sendfile(2)` (no copy in user
+/// space or in the kernel; an open and a close per answer) and never kept in memory.
+pub const SENDFILE_MIN: u64 = 128 << 10;
+
+/// The body of an answer.
+enum Body {
+    Memory(Bytes),
+    /// An open file of this length, sent with `sendfile`.
+    File(std::fs::File, u64),
+}
+
 /// Answers `req` with `file` (status 200, or 404 for the 404 page).
 pub async fn respond(
     req: &HttpRequest,
@@ -113,19 +130,36 @@ pub async fn respond(
     } else {
         Chosen::Stored(&file.identity)
     };
+    let head = req.method() == Method::HEAD;
     let (stored, variant, etag) = match chosen {
         Chosen::Gzipped(etag) => (&file.identity, Variant::Gzipped, etag),
         Chosen::Stored(stored) => {
-            if asked.needs_named() || stored.stamp.len > MAX_CACHED_FILE {
+            let big = stored.stamp.len > MAX_CACHED_FILE;
+            if asked.needs_named() || (big && (head || !direct_body::available(req))) {
                 let Some(opened) = SiteFile::reopen(root, stored) else {
                     return Ok(Outcome::Stale);
                 };
                 return Ok(Outcome::Answer(named(req, file, stored, opened, status)?));
             }
+            if !head && stored.stamp.len >= SENDFILE_MIN && direct_body::available(req) {
+                let Some(opened) = SiteFile::reopen(root, stored) else {
+                    return Ok(Outcome::Stale);
+                };
+                let body = Body::File(opened, stored.stamp.len);
+                return Ok(Outcome::Answer(answer(
+                    req,
+                    &asked,
+                    file,
+                    status,
+                    stored.coding,
+                    &stored.etag,
+                    body,
+                )));
+            }
             (stored, Variant::AsIs, &stored.etag)
         }
     };
-    let body = match bodies.lookup(&stored.abs, variant, stored.stamp) {
+    let cached = match bodies.lookup(&stored.abs, variant, stored.stamp) {
         Some(hit) => hit,
         None => {
             let Some(opened) = SiteFile::reopen(root, stored) else {
@@ -140,24 +174,26 @@ pub async fn respond(
         Variant::Gzipped => Some(Coding::Gzip),
         Variant::AsIs => stored.coding,
     };
-    Ok(Outcome::Answer(from_memory(
+    Ok(Outcome::Answer(answer(
+        req,
         &asked,
         file,
         status,
         coding,
         etag,
-        body.body.clone(),
+        Body::Memory(cached.body.clone()),
     )))
 }
 
-/// An answer from memory, with the header values the `SiteFile` holds.
-fn from_memory(
+/// An answer with the header values the `SiteFile` holds.
+fn answer(
+    req: &HttpRequest,
     asked: &Asked<'_>,
     file: &SiteFile,
     status: StatusCode,
     coding: Option<Coding>,
     etag: &HeaderValue,
-    body: Bytes,
+    body: Body,
 ) -> HttpResponse {
     let validators = status == StatusCode::OK;
     let answer = if !validators {
@@ -169,12 +205,7 @@ fn from_memory(
     } else {
         status
     };
-    let body = if answer == status {
-        BoxBody::new(body)
-    } else {
-        BoxBody::new(actix_web::body::None::new())
-    };
-    let mut res = HttpResponse::with_body(answer, body);
+    let mut res = HttpResponse::with_body(answer, ());
     let headers = res.headers_mut();
     for (name, value) in &file.headers {
         headers.insert(name.clone(), value.clone());
@@ -190,7 +221,31 @@ fn from_memory(
         headers.insert(header::ETAG, etag.clone());
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
-    res
+    if answer != status {
+        return res
+            .set_body(actix_web::body::None::new())
+            .map_into_boxed_body();
+    }
+    let tail = match body {
+        Body::Memory(bytes) if bytes.len() < DIRECT_MIN || req.method() == Method::HEAD => {
+            return res.set_body(BoxBody::new(bytes));
+        }
+        Body::Memory(bytes) => Tail::Memory(bytes),
+        Body::File(opened, len) => Tail::File {
+            file: opened,
+            offset: 0,
+            len,
+        },
+    };
+    match direct_body::attach(req, res, tail) {
+        Ok(res) => res.map_into_boxed_body(),
+        Err((res, Tail::Memory(bytes))) => res.set_body(BoxBody::new(bytes)),
+        // Files are sent this way only where the connection can (checked before opening).
+        Err((_, Tail::File { .. })) => {
+            tracing::error!("a file body was prepared for a connection that cannot send it");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }
 
 /// An answer through actix-files, with the `SiteFile`'s header values on top.

@@ -102,6 +102,11 @@ impl SiteFile {
         };
         let brotli = sibling(Coding::Brotli);
         let gzip = sibling(Coding::Gzip);
+        if stamp.len >= crate::file_response::SENDFILE_MIN {
+            // Sent with sendfile from the worker thread: start reading it into the page
+            // cache now (asynchronously), so a cold first answer waits as little as possible.
+            let _ = rustix::fs::fadvise(&file.file, 0, None, rustix::fs::Advice::WillNeed);
+        }
         let gzipped_etag = (kind.compressible
             && (MIN_COMPRESS_BYTES..=MAX_CACHED_FILE).contains(&stamp.len))
         .then(|| etag_value(&stamp, "-gz"));

@@ -16,6 +16,8 @@
 //! - [`connection`]: between socket and HTTP dispatcher: a deadline on every request head,
 //!   pipelined requests held back until the one before is answered ([`request_framing`]
 //!   finds where requests begin and end).
+//! - [`direct_body`]: large response bodies written by the connection itself (`sendfile`),
+//!   without actix-http's copy into its write buffer.
 //! - [`deadline`]: a deadline per wait (request heads here, upstream body reads in the
 //!   frontend's proxy).
 //! - [`stack`]: the middleware stack above, in its one correct order.
@@ -26,6 +28,7 @@
 pub mod access_log;
 pub mod connection;
 pub mod deadline;
+pub mod direct_body;
 pub mod errors;
 pub mod launch;
 pub mod lifecycle;
