@@ -267,7 +267,12 @@ impl<T: SendTail> AsyncWrite for GuardedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        // The head of an answer whose tail follows: one segment for both where they fit.
+        if this.conn.tail.borrow().is_some() {
+            return this.io.poll_write_more(cx, buf);
+        }
+        Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(

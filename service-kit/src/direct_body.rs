@@ -124,6 +124,11 @@ impl MessageBody for DirectBody {
 
 /// A socket the connection wrapper can send a [`Tail`] to.
 pub trait SendTail: AsyncWrite + Unpin {
+    /// Writes bytes that a tail will follow at once (the answer's head): the kernel may hold
+    /// them back to fill one segment with the tail's first bytes (`MSG_MORE`), instead of
+    /// sending a short segment of its own.
+    fn poll_write_more(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
     /// Sends `*remaining` bytes of `file` from `*offset`, advancing both.
     fn poll_send_file(
         &mut self,
@@ -135,6 +140,19 @@ pub trait SendTail: AsyncWrite + Unpin {
 }
 
 impl SendTail for tokio::net::TcpStream {
+    fn poll_write_more(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.poll_write_ready(cx))?;
+            let flags = rustix::net::SendFlags::MORE | rustix::net::SendFlags::NOSIGNAL;
+            match self.try_io(Interest::WRITABLE, || {
+                rustix::net::send(&*self, buf, flags).map_err(io::Error::from)
+            }) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
     fn poll_send_file(
         &mut self,
         cx: &mut Context<'_>,
