@@ -13,6 +13,10 @@
 use std::{
     fs::File,
     path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -28,6 +32,44 @@ use crate::{
     static_files::{OpenFile, SiteRoot},
 };
 
+/// Most descriptors of large files kept open by descriptions (see [`HeldFile`]).
+pub const MAX_HELD_FILES: usize = 256;
+
+/// An open descriptor kept by a description of a large file, so that each answer sends it
+/// with `sendfile` without opening it again. At most [`MAX_HELD_FILES`] at a time in the
+/// process; beyond that a description holds none and its answers open the file. (A
+/// description that is out of date but not evicted yet may keep a deleted file's space
+/// until it goes: at most that many files.)
+#[derive(Debug)]
+pub struct HeldFile {
+    pub file: Arc<File>,
+}
+
+static HELD_FILES: AtomicUsize = AtomicUsize::new(0);
+
+impl HeldFile {
+    fn try_hold(file: File) -> Option<Self> {
+        if HELD_FILES.fetch_add(1, Ordering::AcqRel) >= MAX_HELD_FILES {
+            HELD_FILES.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self {
+            file: Arc::new(file),
+        })
+    }
+
+    /// Descriptors held in the process now.
+    pub fn count() -> usize {
+        HELD_FILES.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for HeldFile {
+    fn drop(&mut self) {
+        HELD_FILES.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A representation stored as a file: the file itself or a precompressed sibling.
 #[derive(Debug)]
 pub struct StoredFile {
@@ -39,6 +81,15 @@ pub struct StoredFile {
     /// `None` for the file itself.
     pub coding: Option<Coding>,
     pub etag: HeaderValue,
+    /// The open file, for files sent with `sendfile` (when one could be held).
+    pub held: Option<HeldFile>,
+}
+
+/// Keeps `file` open when it is sent with `sendfile`.
+fn hold_if_large(file: File, stamp: &FileStamp) -> Option<HeldFile> {
+    (stamp.len >= crate::file_response::SENDFILE_MIN)
+        .then(|| HeldFile::try_hold(file))
+        .flatten()
 }
 
 /// The file, as described above.
@@ -90,10 +141,10 @@ impl SiteFile {
                 return None;
             }
             let (sibling, meta, rel, abs) = root.fresh_sibling(&file, coding)?;
-            drop(sibling);
             let stamp = FileStamp::of(&meta);
             Some(StoredFile {
                 etag: etag_value(&stamp, ""),
+                held: hold_if_large(sibling, &stamp),
                 rel,
                 abs,
                 stamp,
@@ -117,6 +168,7 @@ impl SiteFile {
         Self {
             identity: StoredFile {
                 etag: etag_value(&stamp, ""),
+                held: hold_if_large(file.file, &stamp),
                 rel: file.rel,
                 abs: file.abs,
                 stamp,
@@ -161,4 +213,22 @@ impl SiteFile {
 fn etag_value(stamp: &FileStamp, suffix: &str) -> HeaderValue {
     // Hex digits, colons, quotes and an ASCII suffix: always a valid header value.
     HeaderValue::from_str(&stamp.etag(suffix)).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn held_descriptors_are_bounded_and_released() {
+        let file = tempfile::tempfile().unwrap();
+        let held: Vec<HeldFile> = (0..MAX_HELD_FILES + 10)
+            .filter_map(|_| HeldFile::try_hold(file.try_clone().unwrap()))
+            .collect();
+        assert_eq!(held.len(), MAX_HELD_FILES);
+        assert_eq!(HeldFile::count(), MAX_HELD_FILES);
+        drop(held);
+        assert_eq!(HeldFile::count(), 0);
+    }
 }

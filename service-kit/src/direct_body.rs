@@ -22,6 +22,7 @@ use std::{
     fs::File,
     io,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll, ready},
 };
 
@@ -39,8 +40,13 @@ use crate::connection::ConnHandle;
 pub enum Tail {
     /// Bytes in memory, written without a copy into actix' buffer.
     Memory(Bytes),
-    /// `len` bytes of `file` from `offset`, sent with `sendfile(2)`.
-    File { file: File, offset: u64, len: u64 },
+    /// `len` bytes of `file` from `offset`, sent with `sendfile(2)` (which reads at the
+    /// offset given, never the descriptor's own: a file may be shared by many answers).
+    File {
+        file: Arc<File>,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl Tail {
@@ -242,7 +248,7 @@ mod tests {
         send(
             &mut server,
             Tail::File {
-                file,
+                file: Arc::new(file),
                 offset: 50_000,
                 len: 100_000,
             },
@@ -266,7 +272,7 @@ mod tests {
         let err = send(
             &mut server,
             Tail::File {
-                file,
+                file: Arc::new(file),
                 offset: 0,
                 len: 20,
             },

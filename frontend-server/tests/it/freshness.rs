@@ -123,6 +123,22 @@ async fn every_change_is_seen_by_the_next_request(watched: bool) {
         "<p>edited</p>"
     );
 
+    // A large file, sent with sendfile from a descriptor the server keeps open: rewritten
+    // in place and replaced by a rename, each read right after.
+    for round in 0..3u8 {
+        let big = vec![b'a' + round; 200 << 10];
+        std::fs::write(root.join("static/big.bin"), &big).unwrap();
+        let (status, body, _) = get(&c, &srv, "/static/big.bin", "identity").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.as_bytes() == big, "round {round}: in place");
+        let renamed = vec![b'A' + round; 150 << 10];
+        let tmp = root.join("static/.big.tmp");
+        std::fs::write(&tmp, &renamed).unwrap();
+        std::fs::rename(&tmp, root.join("static/big.bin")).unwrap();
+        let body = get(&c, &srv, "/static/big.bin", "identity").await.1;
+        assert!(body.as_bytes() == renamed, "round {round}: renamed over");
+    }
+
     // The bundle is rebuilt after its siblings: its .br is stale at once.
     let bundle = format!("/{APP_JS}");
     assert_eq!(
