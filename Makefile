@@ -1,5 +1,5 @@
 # The project's entry points. See README.md.
-.PHONY: run test lint deps bench-api bench-frontend bench-render
+.PHONY: run test lint deps bench-api bench-frontend bench-render bench-sync fuzz-render
 
 run:            ## build the site if needed, start api + frontend-server, print the URL
 	bash scripts/run-local.sh
@@ -21,3 +21,9 @@ bench-frontend: ## frontend-server vs nginx (wrk), see BENCHMARKS.md
 
 bench-render:   ## deployer render vs kubectl kustomize (hyperfine), see BENCHMARKS.md
 	bash bench/render/run.sh
+
+fuzz-render:    ## deployer render vs kubectl kustomize on SEEDS generated trees (release), figures to deployer/FUZZ-STATUS.md
+	bash scripts/fuzz-render.sh $(SEEDS)
+
+bench-sync:     ## deployer sync vs kubectl apply --server-side --prune --applyset, see BENCHMARKS.md
+	python3 bench/sync/run.py

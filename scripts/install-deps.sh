@@ -12,7 +12,7 @@ done
 # the package lists only).
 need_apt=()
 for pair in nginx:nginx wrk:wrk hyperfine:hyperfine chromium:chromium git:git /usr/bin/time:time \
-    podman:podman runc:runc file:file curl:curl shellcheck:shellcheck; do
+    podman:podman runc:runc file:file curl:curl shellcheck:shellcheck openssl:openssl; do
   cmd="${pair%%:*}" pkg="${pair##*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -7,21 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use yaml_rust2::{Yaml, YamlLoader};
-
 use crate::edit::{EditError, ImageEntry, kustomization, set_image};
 use crate::render::{self, RenderError, RenderOptions};
-
-/// Why the rendered view could not be produced.
-#[derive(Debug, thiserror::Error)]
-pub enum ImagesError {
-    #[error(transparent)]
-    Edit(#[from] EditError),
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    #[error("{}: rendered output is not valid YAML: {message}", dir.display())]
-    Output { dir: PathBuf, message: String },
-}
 
 /// The images one overlay sets.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -41,7 +28,7 @@ pub fn overlay_images(dir: &Path) -> Result<OverlayImages, EditError> {
     Ok(OverlayImages {
         overlay,
         file,
-        images: parsed.images.into_iter().map(|i| i.entry).collect(),
+        images: parsed.images()?.into_iter().map(|i| i.entry).collect(),
     })
 }
 
@@ -59,7 +46,7 @@ pub fn all_overlay_dirs(config_repo: &Path) -> Result<Vec<PathBuf>, EditError> {
     let root = config_repo.join("overlays");
     let io = |source| EditError::Io {
         path: root.clone(),
-        source,
+        error: source,
     };
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .map_err(io)?
@@ -132,8 +119,8 @@ pub struct WorkloadImage {
 }
 
 /// Where a kind keeps its pod spec (`spec.template.spec` for the workload controllers).
-fn pod_spec<'a>(doc: &'a Yaml, kind: &str) -> Option<&'a Yaml> {
-    let spec = &doc["spec"];
+fn pod_spec<'a>(body: &'a serde_json::Value, kind: &str) -> Option<&'a serde_json::Value> {
+    let spec = &body["spec"];
     let pod = match kind {
         "Pod" => spec,
         "CronJob" => &spec["jobTemplate"]["spec"]["template"]["spec"],
@@ -145,36 +132,29 @@ fn pod_spec<'a>(doc: &'a Yaml, kind: &str) -> Option<&'a Yaml> {
         | "ReplicationController" => &spec["template"]["spec"],
         _ => return None,
     };
-    (!pod.is_badvalue()).then_some(pod)
+    pod.is_object().then_some(pod)
 }
 
-/// Renders `dir` and lists every init and regular container image of every workload.
+/// Renders `dir` ([`render::build_objects`]: the objects the cluster side applies) and lists
+/// every init and regular container image of every workload.
 pub fn rendered_images(
     dir: &Path,
     opts: &RenderOptions,
-) -> Result<Vec<WorkloadImage>, ImagesError> {
-    let yaml = render::build(dir, opts)?;
-    let docs = YamlLoader::load_from_str(&yaml).map_err(|e| ImagesError::Output {
-        dir: dir.to_path_buf(),
-        message: e.to_string(),
-    })?;
+) -> Result<Vec<WorkloadImage>, RenderError> {
+    let objects = render::build_objects(dir, opts)?;
     let overlay = overlay_name(dir);
     let mut rows = Vec::new();
-    for doc in &docs {
-        let kind = doc["kind"].as_str().unwrap_or_default();
-        let Some(pod) = pod_spec(doc, kind) else {
+    for o in &objects {
+        let Some(pod) = pod_spec(&o.body, &o.kind) else {
             continue;
         };
         for list in ["initContainers", "containers"] {
-            for c in pod[list].as_vec().map(Vec::as_slice).unwrap_or_default() {
+            for c in pod[list].as_array().map(Vec::as_slice).unwrap_or_default() {
                 rows.push(WorkloadImage {
                     overlay: overlay.clone(),
-                    kind: kind.to_string(),
-                    namespace: doc["metadata"]["namespace"].as_str().map(str::to_string),
-                    name: doc["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
+                    kind: o.kind.clone(),
+                    namespace: o.namespace.clone(),
+                    name: o.name.clone(),
                     container: c["name"].as_str().unwrap_or_default().to_string(),
                     image: c["image"].as_str().unwrap_or_default().to_string(),
                 });

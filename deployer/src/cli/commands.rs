@@ -17,6 +17,9 @@ pub(super) fn run(command: Command) -> anyhow::Result<Status> {
         Command::SetImage(args) => set_image(args),
         Command::Promote(args) => promote(args),
         Command::Images(args) => list_images(args),
+        Command::Sync(args) => super::cluster::sync(args),
+        Command::Diff(args) => Ok(super::cluster::diff(args)),
+        Command::Status(args) => super::cluster::status(args),
     }
 }
 
@@ -26,6 +29,7 @@ fn render(args: RenderArgs) -> anyhow::Result<Status> {
             LoadRestrictorArg::RootOnly => render::LoadRestrictor::RootOnly,
             LoadRestrictorArg::None => render::LoadRestrictor::None,
         },
+        ..Default::default()
     };
     let yaml = render::build(&args.dir, &opts)?;
     print_stdout(&yaml)?;
@@ -90,9 +94,9 @@ fn list_images(args: ImagesArgs) -> anyhow::Result<Status> {
     if args.rendered {
         return list_rendered_images(args);
     }
-    let overlays = match (&args.overlay_dir, args.all) {
+    let overlays = match (&args.overlays.overlay_dir, args.overlays.all) {
         (Some(dir), false) => vec![images::overlay_images(dir)?],
-        _ => images::all_overlays(&args.config_repo)?,
+        _ => images::all_overlays(&args.overlays.config_repo)?,
     };
     let text = match args.output {
         OutputFormat::Table => images::table(&overlays),
@@ -103,10 +107,7 @@ fn list_images(args: ImagesArgs) -> anyhow::Result<Status> {
 }
 
 fn list_rendered_images(args: ImagesArgs) -> anyhow::Result<Status> {
-    let dirs = match (&args.overlay_dir, args.all) {
-        (Some(dir), false) => vec![dir.clone()],
-        _ => images::all_overlay_dirs(&args.config_repo)?,
-    };
+    let dirs = args.overlays.dirs()?;
     let mut rows = Vec::new();
     for dir in &dirs {
         rows.extend(images::rendered_images(
@@ -124,7 +125,7 @@ fn list_rendered_images(args: ImagesArgs) -> anyhow::Result<Status> {
 
 /// Writes a command's output. A reader that went away (`deployer render . | head`) is not an
 /// error: the output was not wanted any more, as with any Unix filter.
-fn print_stdout(text: &str) -> anyhow::Result<()> {
+pub(super) fn print_stdout(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),

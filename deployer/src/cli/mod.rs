@@ -1,6 +1,7 @@
 //! The command-line surface: argument types (clap derive), exit codes, dispatch.
 //! All real work lives in the library modules; `commands` only maps results to output.
 
+mod cluster;
 mod commands;
 
 use std::ffi::OsString;
@@ -22,21 +23,53 @@ pub enum Status {
     Failure = 1,
     /// Nothing to do: `promote` found the target already running the source's images.
     NothingToDo = 2,
+    /// `sync`/`status`: an object failed its health check or did not become healthy in time.
+    Unhealthy,
+    /// `sync`: a safety guard refused (empty render, mass prune); nothing was changed.
+    Refused,
+    /// `diff`: the cluster differs from the overlay (kubectl diff's 1).
+    Differences,
+    /// `diff`: an error (kubectl diff: "greater than 1"; 5 keeps 2 meaning "nothing to do").
+    DiffError,
+    /// `status`: some object is out of sync, missing or extra.
+    OutOfSync,
     /// The command line itself is wrong (unknown flag, missing argument).
-    Usage = 64,
+    Usage,
+}
+
+impl Status {
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Failure | Status::Differences => 1,
+            Status::NothingToDo => 2,
+            Status::Unhealthy => 3,
+            Status::Refused => 4,
+            Status::DiffError => 5,
+            Status::OutOfSync => 6,
+            Status::Usage => 64,
+        }
+    }
 }
 
 impl From<Status> for ExitCode {
     fn from(s: Status) -> ExitCode {
-        ExitCode::from(s as u8)
+        ExitCode::from(s.code())
     }
 }
 
 const EXIT_CODES: &str = "\
 Exit status:
-  0   success (set-image with nothing to change also exits 0)
-  1   failure (invalid file or argument value, render error, git error, --strict refusal)
-  2   nothing to do (promote: the target already runs the source's images)
+  0   success (set-image with nothing to change also exits 0; sync: applied and healthy;
+      diff: no differences; status: everything in sync and healthy)
+  1   failure (invalid file or argument value, render error, git error, --strict refusal,
+      an object that could not be applied or pruned); diff: differences found
+  2   nothing to do (promote: the target already runs the source's images; sync: the cluster
+      already matched, nothing was written)
+  3   unhealthy (sync/status: a workload failed or did not become healthy before --timeout)
+  4   refused by a guard (sync: empty render or mass prune without --allow-mass-prune)
+  5   diff: error
+  6   status: an object is out of sync, missing or extra
   64  usage error (unknown option, missing argument; EX_USAGE from sysexits)";
 
 /// GitOps deployer: native Kustomize-compatible render and the config-repo edits CI runs.
@@ -62,6 +95,16 @@ pub enum Command {
     /// Show which image each overlay runs.
     #[command(after_help = EXIT_CODES)]
     Images(ImagesArgs),
+    /// Reconcile an overlay into the cluster: server-side apply in stages, wait for health,
+    /// prune what left git (inventory-tracked).
+    #[command(after_help = EXIT_CODES)]
+    Sync(cluster::SyncArgs),
+    /// Show what `sync` would change, as a unified diff (server-side dry run).
+    #[command(after_help = EXIT_CODES)]
+    Diff(cluster::DiffArgs),
+    /// Per object: in sync / out of sync / missing / extra, health, last synced revision.
+    #[command(after_help = EXIT_CODES)]
+    Status(cluster::StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -118,10 +161,12 @@ pub struct PromoteArgs {
     pub config_repo: PathBuf,
 }
 
+/// One overlay, or `--all` of a config repository's (`images`, `status`).
 #[derive(Debug, Args)]
-pub struct ImagesArgs {
-    /// One overlay directory; omit with --all.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["overlay_dir", "all"])))]
+pub struct OverlaySelection {
+    /// One overlay directory; or --all.
+    #[arg(conflicts_with = "all")]
     pub overlay_dir: Option<PathBuf>,
     /// Every overlay under <config-repo>/overlays.
     #[arg(long)]
@@ -129,6 +174,22 @@ pub struct ImagesArgs {
     /// Root of the config repository, for --all.
     #[arg(long, value_name = "DIR", default_value = "config-repo")]
     pub config_repo: PathBuf,
+}
+
+impl OverlaySelection {
+    /// The selected overlay directories.
+    pub fn dirs(&self) -> Result<Vec<PathBuf>, crate::edit::EditError> {
+        match (&self.overlay_dir, self.all) {
+            (Some(dir), false) => Ok(vec![dir.clone()]),
+            _ => crate::images::all_overlay_dirs(&self.config_repo),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    #[command(flatten)]
+    pub overlays: OverlaySelection,
     /// Render each overlay and list every container of every workload (what the cluster
     /// pulls), instead of the kustomization's `images` entries.
     #[arg(long)]

@@ -77,13 +77,13 @@ impl ImageSpec {
         if value.is_empty() {
             return Err(invalid("empty image after '='"));
         }
-        let (image, tag, digest) = split_image(value);
+        let (image, tag, digest) = crate::reference::split(value);
         if image.is_empty() {
             return Err(invalid("empty image name"));
         }
         if let Some(tag) = tag
             && tag != "*"
-            && !valid_tag(tag)
+            && !crate::reference::valid_tag(tag)
         {
             return Err(invalid(
                 "a tag may contain only letters, digits, '.', '_' and '-' (at most 128)",
@@ -91,7 +91,7 @@ impl ImageSpec {
         }
         if let Some(digest) = digest
             && digest != "*"
-            && !valid_digest(digest)
+            && !crate::reference::valid_digest(digest)
         {
             return Err(invalid(
                 "a digest is ALGORITHM:HEX, e.g. sha256:<64 hex digits>",
@@ -116,60 +116,6 @@ impl ImageSpec {
                 })
             }
         }
-    }
-}
-
-/// Splits `registry:port/path/name:tag@digest` into name, tag and digest. As in kustomize
-/// (`util.SplitImageName`), `:` and `@` are only looked for after the first `/`, so a
-/// registry port is never mistaken for a tag.
-pub fn split_image(value: &str) -> (&str, Option<&str>, Option<&str>) {
-    let search_from = value.find('/').unwrap_or(0);
-    let rest = &value[search_from..];
-    let (before_digest, digest) = match rest.find('@') {
-        Some(i) => (
-            &value[..search_from + i],
-            Some(&value[search_from + i + 1..]),
-        ),
-        None => (value, None),
-    };
-    let rest = &before_digest[search_from.min(before_digest.len())..];
-    match rest.find(':') {
-        Some(i) => {
-            let cut = search_from + i;
-            (
-                &before_digest[..cut],
-                Some(&before_digest[cut + 1..]),
-                digest,
-            )
-        }
-        None => (before_digest, None, digest),
-    }
-}
-
-/// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn valid_tag(tag: &str) -> bool {
-    let mut chars = tag.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric() || c == '_')
-        && tag.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
-/// OCI digest grammar, loosely: `algorithm:encoded`, encoded of at least 32 hex-ish chars.
-fn valid_digest(digest: &str) -> bool {
-    match digest.split_once(':') {
-        Some((alg, enc)) => {
-            !alg.is_empty()
-                && alg.chars().all(|c| {
-                    c.is_ascii_lowercase()
-                        || c.is_ascii_digit()
-                        || matches!(c, '+' | '.' | '_' | '-')
-                })
-                && enc.len() >= 32
-                && enc
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '=' | '_' | '-'))
-        }
-        None => false,
     }
 }
 
@@ -264,14 +210,6 @@ mod tests {
 
     #[test]
     fn registry_port_is_not_a_tag() {
-        assert_eq!(
-            split_image("localhost:5000/app"),
-            ("localhost:5000/app", None, None)
-        );
-        assert_eq!(
-            split_image("localhost:5000/app:v2"),
-            ("localhost:5000/app", Some("v2"), None)
-        );
         let s = ImageSpec::parse("app=localhost:5000/app").unwrap();
         assert_eq!(
             (s.new_name, s.new_tag),

@@ -1,9 +1,11 @@
 //! Offline edits of a config repository: `set-image` and `promote`.
 //!
-//! Both change only the values they must, splicing new text into the original bytes (see
-//! [`document`]); comments, key order and formatting of the kustomization stay byte for byte.
+//! Both change only the values they must, splicing new text into the original bytes at the
+//! ranges the shared YAML tree ([`crate::yaml::tree`]) reports; comments, key order and
+//! formatting of the kustomization stay byte for byte. A file is checked with the renderer's
+//! model before and after an edit: an edit never starts from, or produces, a file `render`
+//! refuses.
 
-pub mod document;
 pub mod image_ref;
 pub mod kustomization;
 pub mod promote;
@@ -18,23 +20,14 @@ pub use set_image::{ImageChange, SetImageReport, set_images};
 /// Everything that can go wrong while editing; each variant names the file or object at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
-    #[error("{}: not a directory", path.display())]
-    NotADirectory { path: PathBuf },
-    #[error("{}: no kustomization file (looked for kustomization.yaml, kustomization.yml, Kustomization)", dir.display())]
-    NoKustomization { dir: PathBuf },
-    #[error("{}: more than one kustomization file; keep exactly one", dir.display())]
-    AmbiguousKustomization { dir: PathBuf },
-    #[error("{}: {source}", path.display())]
+    /// The kustomization file cannot be found, read or decoded: the renderer's error,
+    /// worded as `render` words it.
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}:{line}:{col}: YAML syntax error: {message}", file.display())]
-    Yaml {
-        file: PathBuf,
-        line: usize,
-        col: usize,
-        message: String,
+        error: std::io::Error,
     },
     #[error("{}:{line}: {message}", file.display())]
     Invalid {

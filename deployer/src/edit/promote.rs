@@ -72,13 +72,14 @@ pub fn promote(opts: &PromoteOptions) -> Result<PromoteReport, EditError> {
     let to_file = kustomization::find_file(&overlay_dir(&opts.config_repo, &opts.to)?)?;
     let source_text = set_image::read(&from_file)?;
     let source = kustomization::parse(&from_file, &source_text)?;
+    let source_images = source.images()?;
 
     let mut specs: Vec<ImageSpec> = Vec::new();
     if opts.images.is_empty() {
-        specs.extend(source.images.iter().map(|i| i.entry.as_spec()));
+        specs.extend(source_images.iter().map(|i| i.entry.as_spec()));
     } else {
         for name in &opts.images {
-            let Some(found) = source.images.iter().find(|i| &i.entry.name == name) else {
+            let Some(found) = source_images.iter().find(|i| &i.entry.name == name) else {
                 return Err(EditError::NotInSource {
                     file: from_file.clone(),
                     name: name.clone(),

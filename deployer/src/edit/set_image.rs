@@ -13,9 +13,10 @@
 use std::path::Path;
 
 use super::EditError;
-use super::document::{self, Node, NodeKind, Style};
 use super::image_ref::{ImageEntry, ImageSpec};
 use super::kustomization::{self, LocatedImage};
+use crate::yaml::scalar::Style;
+use crate::yaml::{Node, NodeKind};
 
 /// What one argument did to one entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -65,8 +66,9 @@ pub fn apply_to_text(
     let mut changes = Vec::with_capacity(specs.len());
     for spec in specs {
         let parsed = kustomization::parse(file, &text)?;
-        let existing = parsed.images.iter().position(|i| i.entry.name == spec.name);
-        let before = existing.map(|i| parsed.images[i].entry.clone());
+        let images = parsed.images()?;
+        let existing = images.iter().position(|i| i.entry.name == spec.name);
+        let before = existing.map(|i| images[i].entry.clone());
         let after = ImageEntry::apply(before.as_ref(), spec);
         let change = ImageChange {
             name: spec.name.clone(),
@@ -82,10 +84,30 @@ pub fn apply_to_text(
                         name: spec.name.clone(),
                     });
                 }
-                None => add_entry(file, &text, &parsed, &after)?,
+                None => add_entry(&text, &parsed, &after)?,
             };
         }
         changes.push(change);
+    }
+    // The result must be a kustomization the renderer accepts, and read back as the last
+    // change made to each name.
+    let check = kustomization::parse(file, &text)?;
+    let images = check.images()?;
+    for (i, change) in changes.iter().enumerate() {
+        if changes[i + 1..].iter().any(|c| c.name == change.name) {
+            continue;
+        }
+        let got = images.iter().find(|i| i.entry.name == change.name);
+        if got.map(|i| &i.entry) != Some(&change.after) {
+            return Err(EditError::Invalid {
+                file: file.to_path_buf(),
+                line: 0,
+                message: format!(
+                    "the edited file does not read back as {} (nothing was written)",
+                    change.after.reference()
+                ),
+            });
+        }
     }
     if crlf {
         text = text.replace('\n', "\r\n");
@@ -118,7 +140,7 @@ pub struct SetImageReport {
 pub(crate) fn read(file: &Path) -> Result<String, EditError> {
     std::fs::read_to_string(file).map_err(|source| EditError::Io {
         path: file.to_path_buf(),
-        source,
+        error: source,
     })
 }
 
@@ -127,7 +149,7 @@ pub(crate) fn read(file: &Path) -> Result<String, EditError> {
 pub(crate) fn write_atomically(file: &Path, text: &str) -> Result<(), EditError> {
     let io = |source| EditError::Io {
         path: file.to_path_buf(),
-        source,
+        error: source,
     };
     let name = file
         .file_name()
@@ -162,28 +184,29 @@ fn update_entry(
 ) -> Result<String, EditError> {
     for key in FIELDS {
         let parsed = kustomization::parse(file, &text)?;
-        let Some(LocatedImage { node, .. }) = parsed.images.get(index) else {
+        let images = parsed.images()?;
+        let Some(LocatedImage { node, .. }) = images.get(index) else {
             return Err(EditError::Invalid {
                 file: file.to_path_buf(),
                 line: 1,
                 message: "the `images` list changed shape while it was edited".into(),
             });
         };
-        let NodeKind::Mapping { entries, flow } = &node.kind else {
+        let NodeKind::Map { flow } = node.kind() else {
             continue;
         };
-        let flow = *flow;
+        let entries: Vec<(Node<'_>, Node<'_>)> = node.entries().collect();
         let position = entries.iter().position(|(k, _)| k.as_str() == Some(key));
         let splice = match (position, wanted(after, key)) {
             (Some(i), Some(value)) => {
-                let (_, v) = &entries[i];
+                let (_, v) = entries[i];
                 if v.as_str() == Some(value) && !v.is_null() {
                     continue;
                 }
-                replace_value(file, &text, v, value)?
+                replace_value(&parsed, &text, v, value)?
             }
-            (Some(i), None) => remove_key(&text, entries, i, flow),
-            (None, Some(value)) => add_key(&text, node, entries, flow, key, value),
+            (Some(i), None) => remove_key(&text, &entries, i, flow),
+            (None, Some(value)) => add_key(&text, *node, &entries, flow, key, value),
             (None, None) => continue,
         };
         text = splice.apply(&text);
@@ -209,81 +232,82 @@ impl Splice {
     }
 }
 
-fn replace_value(file: &Path, text: &str, value: &Node, new: &str) -> Result<Splice, EditError> {
-    let style = match &value.kind {
-        NodeKind::Scalar { style, .. } => *style,
-        _ => Style::Plain,
-    };
-    if style == Style::Block {
-        return Err(EditError::Invalid {
-            file: file.to_path_buf(),
-            line: document::line_of(text, value.start),
-            message: "an image value written as a block scalar (| or >) cannot be edited in place"
-                .into(),
-        });
+fn replace_value(
+    parsed: &kustomization::Parsed,
+    text: &str,
+    value: Node<'_>,
+    new: &str,
+) -> Result<Splice, EditError> {
+    let _ = text;
+    let style = value.style().unwrap_or(Style::Plain);
+    if matches!(style, Style::Literal | Style::Folded) {
+        return Err(parsed.invalid(
+            value,
+            "an image value written as a block scalar (| or >) cannot be edited in place",
+        ));
     }
-    if value.start == value.end {
+    if value.start() == value.end() {
         // `newTag:` with no value: put one after the colon.
         return Ok(Splice {
-            start: value.start,
-            end: value.end,
+            start: value.start(),
+            end: value.end(),
             with: format!(" {}", scalar(new, Style::Plain)),
         });
     }
     Ok(Splice {
-        start: value.start,
-        end: value.end,
+        start: value.start(),
+        end: value.end(),
         with: scalar(new, style),
     })
 }
 
-fn remove_key(text: &str, entries: &[(Node, Node)], i: usize, flow: bool) -> Splice {
-    let (key, value) = &entries[i];
+fn remove_key(text: &str, entries: &[(Node<'_>, Node<'_>)], i: usize, flow: bool) -> Splice {
+    let (key, value) = entries[i];
     if flow {
         // `{a: 1, b: 2}`: drop ", b: 2" (or "a: 1, " when it is the first entry).
         return match (i.checked_sub(1), entries.get(i + 1)) {
             (Some(prev), _) => Splice {
-                start: entries[prev].1.end,
-                end: value.end,
+                start: entries[prev].1.end(),
+                end: value.end(),
                 with: String::new(),
             },
             (None, Some((next, _))) => Splice {
-                start: key.start,
-                end: next.start,
+                start: key.start(),
+                end: next.start(),
                 with: String::new(),
             },
             (None, None) => Splice {
-                start: key.start,
-                end: value.end,
+                start: key.start(),
+                end: value.end(),
                 with: String::new(),
             },
         };
     }
-    let ls = line_start(text, key.start);
-    if i > 0 && text[ls..key.start].chars().all(|c| c == ' ' || c == '\t') {
+    let ls = line_start(text, key.start());
+    if i > 0 && text[ls..key.start()].chars().all(|c| c == ' ' || c == '\t') {
         // The key owns its line(s): remove them whole, trailing comment included.
         return Splice {
             start: ls,
-            end: next_line_start(text, value.end),
+            end: next_line_start(text, value.end()),
             with: String::new(),
         };
     }
     match entries.get(i + 1) {
         // First key of a list item (`- newTag: x`): pull the next key up onto the dash line.
         Some((next, _)) => Splice {
-            start: key.start,
-            end: next.start,
+            start: key.start(),
+            end: next.start(),
             with: String::new(),
         },
         None => match i.checked_sub(1) {
             Some(prev) => Splice {
-                start: entries[prev].1.end,
-                end: value.end,
+                start: entries[prev].1.end(),
+                end: value.end(),
                 with: String::new(),
             },
             None => Splice {
-                start: key.start,
-                end: value.end,
+                start: key.start(),
+                end: value.end(),
                 with: String::new(),
             },
         },
@@ -292,15 +316,15 @@ fn remove_key(text: &str, entries: &[(Node, Node)], i: usize, flow: bool) -> Spl
 
 fn add_key(
     text: &str,
-    mapping: &Node,
-    entries: &[(Node, Node)],
+    mapping: Node<'_>,
+    entries: &[(Node<'_>, Node<'_>)],
     flow: bool,
     key: &str,
     value: &str,
 ) -> Splice {
     let at = entries
         .last()
-        .map_or(mapping.end, |(k, v)| v.end.max(k.end));
+        .map_or(mapping.end(), |(k, v)| v.end().max(k.end()));
     if flow {
         let with = format!(", {key}: {}", scalar(value, Style::Plain));
         return Splice {
@@ -310,7 +334,7 @@ fn add_key(
         };
     }
     // A new line under the mapping's first key, after the line holding its last value.
-    let indent = " ".repeat(column(text, mapping.start));
+    let indent = " ".repeat(column(text, mapping.start()));
     let eol = line_end(text, at);
     Splice {
         start: eol,
@@ -321,13 +345,13 @@ fn add_key(
 
 /// Adds a new entry for `after` to the `images` list (creating the list when needed).
 fn add_entry(
-    file: &Path,
     text: &str,
     parsed: &kustomization::Parsed,
     after: &ImageEntry,
 ) -> Result<String, EditError> {
-    let keys = key_order(parsed);
-    let list = parsed.root.as_ref().and_then(|r| r.entry("images"));
+    let images = parsed.images()?;
+    let keys = key_order(&images);
+    let list = parsed.root().and_then(|r| r.entry("images"));
     let Some((list_key, list_node)) = list else {
         // No `images` yet: append one at the end of the file, in kustomize's own layout.
         let mut out = text.to_string();
@@ -339,26 +363,22 @@ fn add_entry(
         out.push('\n');
         return Ok(out);
     };
-    let root_col = column(text, list_key.start);
-    match &list_node.kind {
-        NodeKind::Sequence { items, flow: false } if !items.is_empty() => {
-            let first = &items[0];
-            let key_col = column(text, first.start);
-            let before_key = &text[line_start(text, first.start)..first.start];
+    let root_col = column(text, list_key.start());
+    let items: Vec<Node<'_>> = list_node.items().collect();
+    match list_node.kind() {
+        NodeKind::Seq { flow: false } if !items.is_empty() => {
+            let first = items[0];
+            let key_col = column(text, first.start());
+            let before_key = &text[line_start(text, first.start())..first.start()];
             let dash_col = match before_key.rfind('-') {
                 Some(i) => before_key[..i].chars().count(),
                 None => key_col.saturating_sub(2),
             };
             let lines = entry_lines(after, &keys, dash_col, key_col);
-            let names: Vec<&str> = parsed
-                .images
-                .iter()
-                .map(|i| i.entry.name.as_str())
-                .collect();
+            let names: Vec<&str> = images.iter().map(|i| i.entry.name.as_str()).collect();
             let sorted = names.windows(2).all(|w| w[0] <= w[1]);
             let next = if sorted {
-                parsed
-                    .images
+                images
                     .iter()
                     .find(|i| i.entry.name.as_str() > after.name.as_str())
             } else {
@@ -368,7 +388,7 @@ fn add_entry(
                 Some(next) => {
                     // Before the comment lines that introduce the next entry, so they stay
                     // with the entry they describe.
-                    let at = above_comments(text, line_start(text, next.node.start));
+                    let at = above_comments(text, line_start(text, next.node.start()));
                     Splice {
                         start: at,
                         end: at,
@@ -376,7 +396,7 @@ fn add_entry(
                     }
                 }
                 None => {
-                    let at = line_end(text, list_node.end);
+                    let at = line_end(text, list_node.end());
                     Splice {
                         start: at,
                         end: at,
@@ -386,14 +406,14 @@ fn add_entry(
             };
             Ok(splice.apply(text))
         }
-        NodeKind::Sequence { items, flow: true } if !items.is_empty() => {
+        NodeKind::Seq { flow: true } if !items.is_empty() => {
             let mut fields = vec![format!("name: {}", scalar(&after.name, Style::Plain))];
             for k in FIELDS {
                 if let Some(v) = wanted(after, k) {
                     fields.push(format!("{k}: {}", scalar(v, Style::Plain)));
                 }
             }
-            let at = items.last().map_or(list_node.start + 1, |n| n.end);
+            let at = items.last().map_or(list_node.start() + 1, |n| n.end());
             Ok(Splice {
                 start: at,
                 end: at,
@@ -402,35 +422,32 @@ fn add_entry(
             .apply(text))
         }
         // `images:`, `images: ~` or `images: []`: turn it into a block list.
-        NodeKind::Sequence { .. } | NodeKind::Scalar { .. }
-            if list_node.is_null() || matches!(list_node.kind, NodeKind::Sequence { .. }) =>
+        NodeKind::Seq { .. } | NodeKind::Scalar { .. }
+            if list_node.is_null() || list_node.is_seq() =>
         {
-            let end = list_node.end.max(list_key.end);
+            let end = list_node.end().max(list_key.end());
             let with = format!(":\n{}", entry_lines(after, &keys, root_col, root_col + 2));
-            let colon_end = list_key.end + text[list_key.end..end].find(':').map_or(0, |i| i + 1);
+            let colon_end =
+                list_key.end() + text[list_key.end()..end].find(':').map_or(0, |i| i + 1);
             Ok(Splice {
-                start: list_key.end,
+                start: list_key.end(),
                 end: end.max(colon_end),
                 with,
             }
             .apply(text))
         }
-        _ => Err(EditError::Invalid {
-            file: file.to_path_buf(),
-            line: document::line_of(text, list_node.start),
-            message: "`images` must be a list".into(),
-        }),
+        _ => Err(parsed.invalid(list_node, "`images` must be a list")),
     }
 }
 
 /// Key order for a new entry: that of the existing entries (new entries look like their
 /// neighbours), else kustomize's (it writes the keys of an entry sorted:
 /// `digest`, `name`, `newName`, `newTag`).
-fn key_order(parsed: &kustomization::Parsed) -> Vec<&'static str> {
+fn key_order(images: &[LocatedImage<'_>]) -> Vec<&'static str> {
     const KUSTOMIZE: [&str; 4] = ["digest", "name", "newName", "newTag"];
     let mut order = Vec::new();
-    if let Some(NodeKind::Mapping { entries, .. }) = parsed.images.first().map(|i| &i.node.kind) {
-        for (k, _) in entries {
+    if let Some(first) = images.first() {
+        for (k, _) in first.node.entries() {
             if let Some(known) = KUSTOMIZE.iter().find(|n| Some(**n) == k.as_str())
                 && !order.contains(known)
             {
@@ -476,7 +493,7 @@ pub(crate) fn scalar(value: &str, style: Style) -> String {
     match style {
         Style::SingleQuoted => format!("'{}'", value.replace('\'', "''")),
         Style::DoubleQuoted => double_quoted(value),
-        _ if plain_is_safe(value) => value.to_string(),
+        _ if crate::yaml::scalar::plain_is_safe(value) => value.to_string(),
         _ => double_quoted(value),
     }
 }
@@ -496,76 +513,6 @@ fn double_quoted(value: &str) -> String {
     }
     s.push('"');
     s
-}
-
-fn plain_is_safe(value: &str) -> bool {
-    let Some(first) = value.chars().next() else {
-        return false;
-    };
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first)
-        || first.is_whitespace()
-        || value.ends_with(char::is_whitespace)
-    {
-        return false;
-    }
-    if value.contains(": ")
-        || value.contains(" #")
-        || value.ends_with(':')
-        || value.chars().any(char::is_control)
-    {
-        return false;
-    }
-    // YAML 1.1 and 1.2 core-schema resolutions that would not be strings.
-    let lower = value.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "null"
-            | "~"
-            | "true"
-            | "false"
-            | "yes"
-            | "no"
-            | "on"
-            | "off"
-            | "y"
-            | "n"
-            | ".inf"
-            | "-.inf"
-            | "+.inf"
-            | ".nan"
-    ) {
-        return false;
-    }
-    !looks_numeric(value)
-}
-
-/// True when a plain scalar could resolve to an int or float under YAML 1.1 or 1.2 (decimal,
-/// `1e10`, `.5`, sexagesimal `12:30`, `0x`/`0o`/`0b` prefixes). Deliberately a little wider
-/// than the grammars: quoting a string that did not need it is harmless; not quoting a
-/// number is not. `2.0.1` (two dots) is no number and stays plain, as kustomize writes it.
-fn looks_numeric(value: &str) -> bool {
-    let body = value.strip_prefix(['-', '+']).unwrap_or(value);
-    let lower = body.to_ascii_lowercase();
-    if lower.starts_with("0x") || lower.starts_with("0o") || lower.starts_with("0b") {
-        return true;
-    }
-    let mut digits = 0;
-    let mut dots = 0;
-    let mut exponent = false;
-    let mut prev = ' ';
-    for c in lower.chars() {
-        match c {
-            '0'..='9' => digits += 1,
-            '_' | ':' => {}
-            '.' => dots += 1,
-            'e' if !exponent && digits > 0 => exponent = true,
-            '-' | '+' if prev == 'e' => {}
-            _ => return false,
-        }
-        prev = c;
-    }
-    let complete_exponent = !exponent || lower.ends_with(|c: char| c.is_ascii_digit());
-    digits > 0 && dots <= 1 && complete_exponent
 }
 
 /// Moves a line start up over the comment-only lines directly above it.

@@ -4,23 +4,33 @@
 use super::RenderError;
 use super::fieldspec::TransformerConfig;
 use super::resource::{Behavior, Resource};
-use super::value::Value;
+use crate::yaml::Value;
+use std::path::Path;
 
 /// Resources plus the transformer config and vars gathered so far.
 #[derive(Debug, Default)]
 pub struct Accumulator {
     pub resources: Vec<Resource>,
-    pub config: Option<TransformerConfig>,
-    pub vars: Vec<Value>,
+    pub config: Option<std::sync::Arc<TransformerConfig>>,
+    pub vars: Vec<super::kustomization::Var>,
 }
 
 impl Accumulator {
-    pub fn config(&mut self) -> &mut TransformerConfig {
-        self.config.get_or_insert_with(TransformerConfig::defaults)
+    /// The transformer configuration so far (kustomize's defaults until a kustomization
+    /// adds `configurations:`), shared (cheap to hold while the resources change).
+    pub fn shared_config(&mut self) -> std::sync::Arc<TransformerConfig> {
+        self.config
+            .get_or_insert_with(TransformerConfig::defaults)
+            .clone()
+    }
+
+    /// The configuration to add to (copied on first change: the defaults are shared).
+    pub fn config_mut(&mut self) -> &mut TransformerConfig {
+        std::sync::Arc::make_mut(self.config.get_or_insert_with(TransformerConfig::defaults))
     }
 
     /// Appends a resource; its current id must be new (kustomize `Append`).
-    pub fn append_all(&mut self, rs: Vec<Resource>, ctx: &str) -> Result<(), RenderError> {
+    pub fn append_all(&mut self, rs: Vec<Resource>, ctx: &Path) -> Result<(), RenderError> {
         // One hash set per batch keeps accumulation linear in the number of objects.
         let key = |id: &super::resource::ResId| {
             let mut k = id.clone();
@@ -32,13 +42,13 @@ impl Accumulator {
         for r in rs {
             let id = r.cur_id();
             if !seen.insert(key(&id)) {
-                return Err(RenderError::Invalid {
-                    context: ctx.to_string(),
-                    message: format!(
+                return Err(RenderError::build(
+                    ctx,
+                    format!(
                         "may not add resource with an already registered id: {}",
                         id.describe()
                     ),
-                });
+                ));
             }
             self.resources.push(r);
         }
@@ -46,7 +56,7 @@ impl Accumulator {
     }
 
     /// Adds a generated resource honouring its behavior (kustomize `appendReplaceOrMerge`).
-    pub fn absorb(&mut self, mut r: Resource, ctx: &str) -> Result<(), RenderError> {
+    pub fn absorb(&mut self, mut r: Resource, ctx: &Path) -> Result<(), RenderError> {
         let id = r.cur_id();
         let matches: Vec<usize> = self
             .resources
@@ -55,10 +65,7 @@ impl Accumulator {
             .filter(|(_, o)| o.any_id_matches(&id))
             .map(|(i, _)| i)
             .collect();
-        let err = |message: String| RenderError::Invalid {
-            context: ctx.to_string(),
-            message,
-        };
+        let err = |message: String| RenderError::build(ctx, message);
         match matches.as_slice() {
             [] => match r.behavior {
                 Behavior::Merge | Behavior::Replace => Err(err(format!(
@@ -138,32 +145,39 @@ fn copy_merge_meta(r: &mut Resource, old: &Resource) {
     r.prev_ids = old.prev_ids.clone();
     r.prefixes = old.prefixes.clone();
     r.ref_var_names = old.ref_var_names.clone();
-    if old.origin.is_some() {
+    // kustomize merges into the old object (which keeps its origin record), while a
+    // replacement's annotations, its own origin among them, win over the old ones.
+    if old.origin.is_some() && (r.behavior == Behavior::Merge || r.origin.is_none()) {
         r.origin = old.origin.clone();
+    }
+    if r.transformations.is_empty() {
+        r.transformations = old.transformations.clone();
     }
     r.suffixes = old.suffixes.clone();
 }
 
 /// Parses a YAML stream of resources (a `List` kind contributes its items).
-pub fn parse_resources(text: &str, file: &str) -> Result<Vec<Resource>, RenderError> {
-    let docs = super::yaml::parse_documents(text).map_err(|message| RenderError::Yaml {
-        file: file.to_string(),
-        message,
-    })?;
+pub fn parse_resources(
+    text: &str,
+    file: &Path,
+    limits: &crate::yaml::Limits,
+) -> Result<Vec<Resource>, RenderError> {
+    let docs = crate::yaml::parse_resources(text, limits)
+        .map_err(|e| RenderError::syntax(file, e.line, e.message))?;
     let mut out = Vec::new();
     for d in docs {
         let Value::Map(_) = d else {
-            return Err(RenderError::Yaml {
-                file: file.to_string(),
-                message: "a resource must be a mapping".into(),
-            });
+            return Err(RenderError::syntax(file, 0, "a resource must be a mapping"));
         };
         let kind = d.str_at(&["kind"]).unwrap_or("");
         if kind.ends_with("List")
             && let Some(Value::Seq(items)) = d.get("items")
         {
+            // kustomize expands a List through `map[string]interface{}` and back.
             for item in items {
-                out.push(check_resource(item.clone(), file)?);
+                let mut item = item.clone();
+                crate::yaml::value::map_roundtrip(&mut item);
+                out.push(check_resource(item, file)?);
             }
             continue;
         }
@@ -172,21 +186,21 @@ pub fn parse_resources(text: &str, file: &str) -> Result<Vec<Resource>, RenderEr
     Ok(out)
 }
 
-fn check_resource(v: Value, file: &str) -> Result<Resource, RenderError> {
+fn check_resource(v: Value, file: &Path) -> Result<Resource, RenderError> {
     if v.str_at(&["kind"]).is_none_or(str::is_empty) {
-        return Err(RenderError::Invalid {
-            context: file.to_string(),
-            message: "missing Resource metadata: an object has no `kind`".into(),
-        });
+        return Err(RenderError::build(
+            file,
+            "missing Resource metadata: an object has no `kind`",
+        ));
     }
     if v.str_at(&["metadata", "name"]).is_none_or(str::is_empty) {
-        return Err(RenderError::Invalid {
-            context: file.to_string(),
-            message: format!(
+        return Err(RenderError::build(
+            file,
+            format!(
                 "missing metadata.name in object of kind {}",
                 v.str_at(&["kind"]).unwrap_or("")
             ),
-        });
+        ));
     }
     Ok(Resource::new(v))
 }

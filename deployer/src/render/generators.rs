@@ -4,9 +4,10 @@ use super::RenderError;
 use super::kustomization::{GeneratorArgs, GeneratorOptions};
 use super::loader::Loader;
 use super::resource::{Behavior, Resource};
-use super::value::{Map, Value};
+use crate::yaml::{Map, Value};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use std::path::Path;
 
 /// Builds one generated ConfigMap (`secret == false`) or Secret.
 pub fn generate(
@@ -14,16 +15,17 @@ pub fn generate(
     global: Option<&GeneratorOptions>,
     secret: bool,
     ldr: &Loader,
-    file: &str,
+    file: &Path,
 ) -> Result<Resource, RenderError> {
     let field = if secret {
         "secretGenerator"
     } else {
         "configMapGenerator"
     };
-    let bad = |message: String| RenderError::InvalidField {
-        file: file.to_string(),
-        field: format!("{field}[{}]", args.name),
+    let bad = |message: String| RenderError::Field {
+        file: file.to_path_buf(),
+        line: 0,
+        field: format!("{field}[name={}]", args.name),
         message,
     };
     if args.name.is_empty() {
@@ -95,12 +97,12 @@ pub fn generate(
             }
         }
     }
-    if opts.immutable == Some(true)
+    if opts.immutable
         && let Value::Map(m) = &mut res.obj
     {
-        m.insert("immutable".into(), Value::Bool(true));
+        m.insert("immutable".into(), Value::bool(true));
     }
-    res.needs_hash = opts.disable_name_suffix_hash != Some(true);
+    res.needs_hash = !opts.disable_name_suffix_hash;
     res.behavior = match args.behavior.as_str() {
         "" | "create" => Behavior::Create,
         "merge" => Behavior::Merge,
@@ -126,32 +128,25 @@ fn b64(bytes: &[u8]) -> String {
     out
 }
 
-/// kustomize `MergeGlobalOptionsIntoLocal`: global labels/annotations override local ones,
-/// and a global `true` wins for the two switches.
+/// kustomize `MergeGlobalOptionsIntoLocal`: a label or annotation set locally keeps its
+/// local value (`overrideMap` adds only missing keys), and a global `true` wins for the two
+/// switches.
 fn merge_options(
     local: Option<&GeneratorOptions>,
     global: Option<&GeneratorOptions>,
 ) -> GeneratorOptions {
     let mut o = local.cloned().unwrap_or_default();
     if let Some(g) = global {
-        for (list, extra) in [
+        for (map, extra) in [
             (&mut o.labels, &g.labels),
             (&mut o.annotations, &g.annotations),
         ] {
             for (k, v) in extra {
-                if let Some(slot) = list.iter_mut().find(|(lk, _)| lk == k) {
-                    slot.1 = v.clone();
-                } else {
-                    list.push((k.clone(), v.clone()));
-                }
+                map.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        if g.disable_name_suffix_hash == Some(true) {
-            o.disable_name_suffix_hash = Some(true);
-        }
-        if g.immutable == Some(true) {
-            o.immutable = Some(true);
-        }
+        o.disable_name_suffix_hash |= g.disable_name_suffix_hash;
+        o.immutable |= g.immutable;
     }
     o
 }
@@ -160,12 +155,12 @@ fn merge_options(
 fn load_pairs(
     args: &GeneratorArgs,
     ldr: &Loader,
-    file: &str,
+    file: &Path,
     bad: &dyn Fn(String) -> RenderError,
 ) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
     let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
     for env in &args.envs {
-        let text = ldr.load(env, file)?;
+        let (_, text) = ldr.load(env, file)?;
         let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
         for line in text.lines() {
             let line = line.trim_start();
@@ -243,7 +238,7 @@ pub fn content_hash(obj: &Value) -> String {
     // field literally named "metadata/name", which never exists: the name hashes as "".
     let name = Value::Str(String::new());
     let field = |k: &str| match obj.get(k) {
-        None | Some(Value::Null) => Value::Str(String::new()),
+        None | Some(Value::Null(_)) => Value::Str(String::new()),
         Some(v) => v.clone(),
     };
     let mut m = Map::new();
@@ -288,11 +283,11 @@ fn encode_hash(digest: &[u8]) -> String {
 /// Go `encoding/json` output: sorted keys, HTML-safe escaping.
 fn go_json(v: &Value, out: &mut String) {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
-        Value::Float(f) => out.push_str(&super::emit::format_float(*f)),
-        Value::Str(s) => go_json_string(s, out),
+        Value::Null(_) => out.push_str("null"),
+        Value::Bool(b, _) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i, _) => out.push_str(&i.to_string()),
+        Value::Float(f, _) => out.push_str(&crate::yaml::scalar::json_float(*f)),
+        Value::Str(s) | Value::Time { json: s, .. } => go_json_string(s, out),
         Value::Seq(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -343,7 +338,9 @@ fn go_json_string(s: &str, out: &mut String) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::render::yaml::parse_one;
+    fn parse_one(t: &str) -> Result<crate::yaml::Value, crate::yaml::value::DecodeError> {
+        crate::yaml::parse_one(t, &crate::yaml::Limits::default())
+    }
 
     #[test]
     fn hash_matches_kustomize() {

@@ -1,15 +1,20 @@
 //! Native, Kustomize-compatible build of a kustomization directory.
 //!
-//! The output is byte-for-byte what `kustomize build` (v5.5.0) prints. Kustomize keeps
-//! resources as YAML trees while it transforms them, then prints each one by converting it
-//! to JSON and back to YAML with `sigs.k8s.io/yaml` (go-yaml v2). That final round trip is
-//! why the output has sorted keys, normalised quoting and 80-column folding: `emit.rs`
-//! reproduces it, `yaml.rs` reads input with kyaml's scalar rules, and everything else
-//! works on the plain [`value::Value`] tree.
+//! The pipeline is kustomize's: load the kustomization (a strict typed decode,
+//! [`kustomization`]), accumulate resources, bases, generators and components
+//! ([`target`], [`accumulator`]), run the builtin transformers in kustomize's order, then the
+//! steps kustomize runs once at the top (name hashes, name references, vars, ordering).
+//! Kustomize prints each object by converting it to JSON and back to YAML with go-yaml v2;
+//! [`build_objects`] applies that round trip to the objects ([`crate::yaml::value`]) and
+//! [`build`] prints those same objects ([`crate::yaml::emit`]).
+//!
+//! Output is byte-identical to `kubectl kustomize` (Kustomize v5.5.0) on the conformance
+//! corpus, the render fixtures, our overlays and the differential test's generated trees; the
+//! deliberate deviations are listed in `deployer/DEVIATIONS.md`.
 
 mod accumulator;
-mod emit;
 mod error;
+mod fieldpath;
 mod fieldspec;
 mod generators;
 mod kustomization;
@@ -27,13 +32,13 @@ mod resource;
 mod selector;
 mod target;
 mod transformers;
-mod value;
 mod vars;
-mod yaml;
 
 pub use error::RenderError;
+pub use kustomization::{FILE_NAMES, find_file};
 pub use object::Object;
 
+use crate::yaml::{Limits, value};
 use std::path::Path;
 
 /// Which files a kustomization may read (kustomize's `--load-restrictor`).
@@ -50,42 +55,63 @@ pub enum LoadRestrictor {
 #[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
     pub load_restrictor: LoadRestrictor,
+    /// Bounds on every file the build reads (size, documents, nesting, alias expansion).
+    pub limits: Limits,
 }
 
-/// Builds the kustomization in `dir` and returns the YAML stream `kustomize build` prints.
+/// Decodes a kustomization file exactly as a build would (strict fields, kustomize's
+/// scalar rules, kind and apiVersion checks), without building anything: what `set-image`
+/// and `promote` check before and after they edit a file.
+pub fn check_kustomization(file: &Path, text: &str, limits: &Limits) -> Result<(), RenderError> {
+    kustomization::Kustomization::parse(file, text, limits).map(drop)
+}
+
+/// Builds the kustomization in `dir` and returns the YAML stream `kustomize build` prints:
+/// the objects of [`build_objects`], printed.
 pub fn build(dir: &Path, opts: &RenderOptions) -> Result<String, RenderError> {
-    let resources = build_resources(dir, opts)?;
+    let objects = build_objects(dir, opts)?;
     let mut out = String::new();
-    for (i, r) in resources.iter().enumerate() {
+    for (i, o) in objects.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&emit::to_yaml(&r.obj));
+        out.push_str(&o.to_yaml());
     }
     Ok(out)
 }
 
 /// Builds the kustomization in `dir` into typed objects, in kustomize's output order: what
-/// the cluster side applies (no YAML round trip).
+/// the cluster side applies, and what [`build`] prints.
 pub fn build_objects(dir: &Path, opts: &RenderOptions) -> Result<Vec<Object>, RenderError> {
-    build_resources(dir, opts)?
-        .iter()
-        .map(|r| Object::from_value(&r.obj))
+    let (file, resources) = build_resources(dir, opts)?;
+    resources
+        .into_iter()
+        .map(|r| {
+            let id = r.cur_id().describe();
+            let mut v = r.obj;
+            value::normalise_output(&mut v).map_err(|message| RenderError::Object {
+                file: file.clone(),
+                object: id.clone(),
+                message,
+            })?;
+            Object::from_value(v).map_err(|message| RenderError::Object {
+                file: file.clone(),
+                object: id,
+                message,
+            })
+        })
         .collect()
 }
 
 fn build_resources(
     dir: &Path,
     opts: &RenderOptions,
-) -> Result<Vec<resource::Resource>, RenderError> {
-    let ldr = loader::Loader::new(dir, opts.load_restrictor)?;
+) -> Result<(std::path::PathBuf, Vec<resource::Resource>), RenderError> {
+    let ldr = loader::Loader::new(dir, opts.load_restrictor, opts.limits)?;
     // A Component can be built on its own too: it then applies to what it brings.
     let top = target::Target::load(ldr, opts)?;
     let file = top.k.file.clone();
-    let invalid = |message: String| RenderError::Invalid {
-        context: file.clone(),
-        message,
-    };
+    let build_err = |message: String| RenderError::build(&file, message);
     let mut acc = top.accumulate(target::Accumulator::default())?;
     // Steps kustomize runs once, at the top: name hashes, back-references, vars.
     for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
@@ -94,11 +120,10 @@ fn build_resources(
         let name = format!("{}-{hash}", r.name());
         r.set_name(&name);
     }
-    let refs = acc.config().name_reference.clone();
-    namereference::fix(&mut acc.resources, &refs).map_err(&invalid)?;
+    let tc = acc.shared_config();
+    namereference::fix(&mut acc.resources, &tc.name_reference).map_err(&build_err)?;
     if !acc.vars.is_empty() {
-        let var_specs = acc.config().var_reference.clone();
-        vars::resolve(&mut acc.resources, &acc.vars, &var_specs).map_err(&invalid)?;
+        vars::resolve(&mut acc.resources, &acc.vars, &tc.var_reference).map_err(&build_err)?;
     }
     // Objects marked local-config are inputs to the build, not output.
     acc.resources.retain(|r| {
@@ -112,9 +137,9 @@ fn build_resources(
     for r in acc.resources.iter_mut() {
         normalise_annotations(&mut r.obj);
     }
-    let order = order::SortOrder::from_options(top.k.sort_options.as_ref()).map_err(&invalid)?;
+    let order = order::SortOrder::from_options(top.k.sort_options.as_ref()).map_err(&build_err)?;
     order::sort(&mut acc.resources, &order);
-    Ok(acc.resources)
+    Ok((file, acc.resources))
 }
 
 /// kustomize rewrites every object's annotations through `SetAnnotations(map[string]string)`
@@ -132,7 +157,7 @@ fn normalise_annotations(obj: &mut value::Value) {
             for (_, v) in m.iter_mut() {
                 if !matches!(v, value::Value::Str(_)) {
                     let text = match &*v {
-                        value::Value::Null => "null".to_string(),
+                        value::Value::Null(None) => "null".to_string(),
                         other => other.scalar_text().unwrap_or_default(),
                     };
                     *v = value::Value::Str(text);

@@ -4,7 +4,7 @@
 
 use super::fieldspec::{Create, NameRef, walk};
 use super::resource::{Gvk, ResId, Resource};
-use super::value::Value;
+use crate::yaml::Value;
 use std::collections::HashMap;
 
 /// Whether the shorter list is a suffix of the longer (kustomize `SameEndingSubSlice`).
@@ -163,13 +163,13 @@ impl Ctx<'_> {
 
     fn set(&self, v: &mut Value) -> Result<(), String> {
         match v {
-            Value::Null => Ok(()),
+            Value::Null(_) => Ok(()),
             Value::Map(_) => self.set_mapping(v),
             Value::Seq(items) => {
                 for item in items {
                     match item {
                         Value::Map(_) => self.set_mapping(item)?,
-                        Value::Null => {}
+                        Value::Null(_) => {}
                         _ => self.set_scalar(item)?,
                     }
                 }

@@ -1,7 +1,6 @@
-//! Typed output of a build: what the cluster side applies, without a YAML round trip.
+//! Typed output of a build: what the cluster side applies, and what `render` prints.
 
-use super::RenderError;
-use super::value::Value;
+use crate::yaml::Value;
 
 /// One rendered object: its identity and its body as JSON (what the API server receives).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,21 +30,33 @@ impl Object {
             .map_or(self.api_version.as_str(), |(_, version)| version)
     }
 
-    pub(super) fn from_value(v: &Value) -> Result<Object, RenderError> {
-        let text = |path: &[&str]| v.str_at(path).unwrap_or_default().to_string();
+    /// The object as `kustomize build` prints it (one document, no `---`).
+    pub fn to_yaml(&self) -> String {
+        crate::yaml::emit::to_yaml(&self.body)
+    }
+
+    /// `Kind/namespace/name` (or `Kind/name`), for messages and listings.
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{ns}/{}", self.kind, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+
+    /// From a tree that went through [`crate::yaml::value::normalise_output`].
+    pub(super) fn from_value(v: Value) -> Result<Object, String> {
+        let text = |path: &[&str]| {
+            v.path(path)
+                .and_then(Value::scalar_text)
+                .unwrap_or_default()
+        };
         let (api_version, kind, name) = (
             text(&["apiVersion"]),
             text(&["kind"]),
             text(&["metadata", "name"]),
         );
-        let namespace = v
-            .str_at(&["metadata", "namespace"])
-            .filter(|ns| !ns.is_empty())
-            .map(str::to_string);
-        let body = to_json(v).map_err(|message| RenderError::Invalid {
-            context: format!("{kind} {name}"),
-            message,
-        })?;
+        let namespace = Some(text(&["metadata", "namespace"])).filter(|ns| !ns.is_empty());
+        let body = crate::yaml::value::to_json(v)?;
         Ok(Object {
             api_version,
             kind,
@@ -56,51 +67,45 @@ impl Object {
     }
 }
 
-/// The JSON kustomize's `json.Marshal` would produce; non-finite floats have no JSON form
-/// (Go's encoder refuses them too).
-fn to_json(v: &Value) -> Result<serde_json::Value, String> {
-    Ok(match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .ok_or_else(|| format!("json: unsupported value: {f}"))?,
-        Value::Str(s) => serde_json::Value::String(s.clone()),
-        Value::Seq(items) => {
-            serde_json::Value::Array(items.iter().map(to_json).collect::<Result<Vec<_>, _>>()?)
-        }
-        Value::Map(m) => serde_json::Value::Object(
-            m.iter()
-                .map(|(k, v)| Ok((k.clone(), to_json(v)?)))
-                .collect::<Result<serde_json::Map<_, _>, String>>()?,
-        ),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::yaml::{Limits, parse_one};
+
+    fn object(text: &str) -> Object {
+        let mut v = parse_one(text, &Limits::default()).unwrap();
+        crate::yaml::value::normalise_output(&mut v).unwrap();
+        Object::from_value(v).unwrap()
+    }
 
     #[test]
     fn identity_and_body_from_a_resource() {
-        let v = crate::render::yaml::parse_one(
+        let o = object(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: dev\nspec:\n  replicas: 2\n",
-        )
-        .unwrap();
-        let o = Object::from_value(&v).unwrap();
+        );
         assert_eq!((o.group(), o.version()), ("apps", "v1"));
         assert_eq!(o.namespace.as_deref(), Some("dev"));
         assert_eq!(o.body["spec"]["replicas"], 2);
-        let core = Object::from_value(
-            &crate::render::yaml::parse_one(
-                "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n",
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        assert_eq!(o.describe(), "Deployment/dev/api");
+        let core = object("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n");
         assert_eq!((core.group(), core.version()), ("", "v1"));
         assert_eq!(core.namespace, None);
+    }
+
+    #[test]
+    fn the_body_is_what_the_printed_yaml_says() {
+        let o = object(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1.0, b: 123456789.123, c: 18446744073709551615}\n",
+        );
+        assert_eq!(o.body["data"]["a"], 1);
+        assert_eq!(
+            o.body["data"]["c"],
+            serde_json::json!(18446744073709551615u64)
+        );
+        assert_eq!(
+            o.to_yaml(),
+            "apiVersion: v1\ndata:\n  a: 1\n  b: 1.23456789123e+08\n  c: 18446744073709551615\nkind: ConfigMap\nmetadata:\n  name: x\n"
+        );
     }
 }

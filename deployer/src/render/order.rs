@@ -1,8 +1,8 @@
 //! Output order: kustomize's legacy kind-based sort (the default of `kustomize build`)
 //! or `sortOptions` (fifo = accumulation order, legacy with custom kind lists).
 
+use super::kustomization::SortOptions;
 use super::resource::{Gvk, ResId, Resource};
-use super::value::Value;
 use std::collections::HashMap;
 
 pub const DEFAULT_ORDER_FIRST: &[&str] = &[
@@ -52,40 +52,25 @@ impl SortOrder {
         }
     }
 
-    /// Decodes `sortOptions` (`None` = not set: legacy).
-    pub fn from_options(v: Option<&Value>) -> Result<SortOrder, String> {
-        let Some(v) = v else {
+    /// The order `sortOptions` asks for (`None` = not set: legacy).
+    pub fn from_options(o: Option<&SortOptions>) -> Result<SortOrder, String> {
+        let Some(o) = o else {
             return Ok(SortOrder::default_legacy());
         };
-        let order = v.str_at(&["order"]).unwrap_or("");
-        let legacy = v.get("legacySortOptions");
-        match order {
+        match o.order.as_str() {
             "fifo" => {
-                if legacy.is_some_and(|l| !l.is_null()) {
+                if o.legacy_sort_options.is_some() {
                     return Err("the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'".into());
                 }
                 Ok(SortOrder::Fifo)
             }
-            "legacy" => {
-                let list = |k: &str| -> Vec<String> {
-                    legacy
-                        .and_then(|l| l.get(k))
-                        .and_then(Value::as_seq)
-                        .map(|s| {
-                            s.iter()
-                                .filter_map(|x| x.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                match legacy {
-                    Some(l) if !l.is_null() => Ok(SortOrder::Legacy {
-                        first: list("orderFirst"),
-                        last: list("orderLast"),
-                    }),
-                    _ => Ok(SortOrder::default_legacy()),
-                }
-            }
+            "legacy" => Ok(match &o.legacy_sort_options {
+                Some(l) => SortOrder::Legacy {
+                    first: l.order_first.clone(),
+                    last: l.order_last.clone(),
+                },
+                None => SortOrder::default_legacy(),
+            }),
             other => Err(format!(
                 "the field 'sortOptions.order' must be one of [fifo, legacy], got '{other}'"
             )),
@@ -140,35 +125,49 @@ pub fn sort(resources: &mut [Resource], order: &SortOrder) {
     for (i, k) in last.iter().enumerate() {
         ranks.insert(k, 1 + i as i64);
     }
-    let mut keyed: Vec<(ResId, usize)> = resources
+    // Sort keys computed once per object.
+    struct Key {
+        gvk: Gvk,
+        rank: i64,
+        gvk_text: String,
+        id_text: String,
+    }
+    let keys: Vec<Key> = resources
         .iter()
-        .enumerate()
-        .map(|(i, r)| (r.cur_id(), i))
-        .collect();
-    keyed.sort_by(|(a, _), (b, _)| {
-        if a.gvk != b.gvk {
-            let ra = ranks.get(a.gvk.kind.as_str()).copied().unwrap_or(0);
-            let rb = ranks.get(b.gvk.kind.as_str()).copied().unwrap_or(0);
-            if ra != rb {
-                return ra.cmp(&rb);
+        .map(|r| {
+            let id = r.cur_id();
+            Key {
+                rank: ranks.get(id.gvk.kind.as_str()).copied().unwrap_or(0),
+                gvk_text: gvk_sort_string(&id.gvk),
+                id_text: id_sort_string(&id),
+                gvk: id.gvk,
             }
-            let (sa, sb) = (gvk_sort_string(&a.gvk), gvk_sort_string(&b.gvk));
+        })
+        .collect();
+    let mut perm: Vec<usize> = (0..resources.len()).collect();
+    perm.sort_by(|&i, &j| {
+        let (a, b) = (&keys[i], &keys[j]);
+        if a.gvk != b.gvk {
+            if a.rank != b.rank {
+                return a.rank.cmp(&b.rank);
+            }
             if a.gvk.kind == "Namespace"
                 && b.gvk.kind == "Namespace"
                 && (a.gvk.group.is_empty() || b.gvk.group.is_empty())
             {
-                return sb.cmp(&sa);
+                return b.gvk_text.cmp(&a.gvk_text);
             }
-            return sa.cmp(&sb);
+            return a.gvk_text.cmp(&b.gvk_text);
         }
-        id_sort_string(a).cmp(&id_sort_string(b))
+        a.id_text.cmp(&b.id_text)
     });
-    let perm: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
-    let mut taken: Vec<Option<Resource>> = resources.iter().cloned().map(Some).collect();
-    for (slot, i) in resources.iter_mut().zip(perm) {
-        if let Some(r) = taken[i].take() {
-            *slot = r;
+    // Slot i takes the object at perm[i]: follow each cycle, swapping in place.
+    for i in 0..perm.len() {
+        let mut j = perm[i];
+        while j < i {
+            j = perm[j];
         }
+        resources.swap(i, j);
     }
 }
 
@@ -176,7 +175,9 @@ pub fn sort(resources: &mut [Resource], order: &SortOrder) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::render::yaml::parse_one;
+    fn parse_one(t: &str) -> Result<crate::yaml::Value, crate::yaml::value::DecodeError> {
+        crate::yaml::parse_one(t, &crate::yaml::Limits::default())
+    }
 
     fn res(api: &str, kind: &str, name: &str) -> Resource {
         Resource::new(
@@ -204,5 +205,26 @@ mod tests {
         sort(&mut rs, &SortOrder::default_legacy());
         let names: Vec<&str> = rs.iter().map(|r| r.name()).collect();
         assert_eq!(names, vec!["ns", "s", "a", "b", "x", "w"]);
+    }
+
+    /// The in-place permutation is right whatever cycles the input order forms.
+    #[test]
+    fn every_rotation_and_reversal_sorts_the_same() {
+        let names = ["a", "b", "c", "d", "e", "f", "g"];
+        for rot in 0..names.len() {
+            for rev in [false, true] {
+                let mut input: Vec<&str> = names.to_vec();
+                input.rotate_left(rot);
+                if rev {
+                    input.reverse();
+                }
+                input.swap(0, 3);
+                let mut rs: Vec<Resource> =
+                    input.iter().map(|n| res("v1", "ConfigMap", n)).collect();
+                sort(&mut rs, &SortOrder::default_legacy());
+                let got: Vec<&str> = rs.iter().map(|r| r.name()).collect();
+                assert_eq!(got, names, "{input:?}");
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! The annotation texts are kyaml's YAML of kustomize's `resource.Origin`.
 
 use super::resource::Resource;
-use super::value::Value;
+use crate::yaml::Value;
 
 /// kustomize `resource.Origin` (remote fields are never set: remote bases are refused).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,12 +62,32 @@ pub fn record_transformer(resources: &mut [Resource], o: &Origin) {
             None => r.origin = Some(o.clone()),
             Some(_) => r.transformations.push(o.clone()),
         }
+        annotations_as_text(r);
+    }
+}
+
+/// kustomize writes the origin and transformation records as annotations
+/// (`SetAnnotations(map[string]string)`), which turns every annotation into the string it
+/// was written as (`1.50` stays `"1.50"` through later JSON round trips).
+pub fn annotations_as_text(r: &mut Resource) {
+    if let Some(Value::Map(m)) = r
+        .obj
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+    {
+        for (_, v) in m.iter_mut() {
+            if !matches!(v, Value::Str(_))
+                && let Some(t) = v.scalar_text()
+            {
+                *v = Value::Str(t);
+            }
+        }
     }
 }
 
 fn set_annotation(r: &mut Resource, key: &str, text: String) {
     if let Some(meta) = r.metadata_mut() {
-        let slot = meta.entry("annotations".to_string()).or_insert(Value::Null);
+        let slot = meta.entry("annotations".to_string()).or_insert(Value::NULL);
         if !matches!(slot, Value::Map(_)) {
             *slot = Value::Map(Default::default());
         }
@@ -97,14 +117,25 @@ pub fn finish(resources: &mut [Resource], build_metadata: &[String]) {
         if want("managedByLabel")
             && let Some(meta) = r.metadata_mut()
         {
-            let slot = meta.entry("labels".to_string()).or_insert(Value::Null);
+            // Observed kustomize v5.5.0 behaviour: with the managed-by label, every label
+            // comes out as the string it was written as.
+            if let Some(Value::Map(labels)) = meta.get_mut("labels") {
+                for (_, v) in labels.iter_mut() {
+                    if !matches!(v, Value::Str(_) | Value::Map(_) | Value::Seq(_))
+                        && let Some(t) = v.scalar_text()
+                    {
+                        *v = Value::Str(t);
+                    }
+                }
+            }
+            let slot = meta.entry("labels".to_string()).or_insert(Value::NULL);
             if !matches!(slot, Value::Map(_)) {
                 *slot = Value::Map(Default::default());
             }
             if let Value::Map(m) = slot {
                 m.insert(
                     "app.kubernetes.io/managed-by".into(),
-                    Value::Str("kustomize-v5.5.0".into()),
+                    Value::Str("kustomize-(devel)".into()),
                 );
             }
         }

@@ -2,34 +2,32 @@
 //! pointers, applied the way kustomize does (evanphx/json-patch semantics: `add` needs
 //! an existing parent, `-` appends, `replace`/`remove` need an existing target).
 
-use super::value::Value;
+use crate::yaml::decode::{self, Rules};
+use crate::yaml::{Documents, Limits, Value};
+use serde::Deserialize;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Op {
     pub op: String,
     pub path: String,
+    #[serde(default)]
     pub from: Option<String>,
+    #[serde(default, deserialize_with = "crate::yaml::decode::present")]
     pub value: Option<Value>,
 }
 
-/// Decodes a patch document: a JSON array, or the same as YAML.
-pub fn parse_ops(text: &str) -> Result<Vec<Op>, String> {
-    let doc = super::yaml::parse_one(text)?;
-    let Value::Seq(items) = doc else {
-        return Err("a JSON 6902 patch must be a list of operations".into());
+/// Decodes a patch document: a JSON array, or the same as YAML (kustomize converts it with
+/// `sigs.k8s.io/yaml.YAMLToJSON`, so its scalars follow go-yaml v2: `yes` is `true`, a date
+/// stays a string).
+pub fn parse_ops(text: &str, limits: &Limits) -> Result<Vec<Op>, String> {
+    let tree = crate::yaml::parse(text, Documents::First, limits).map_err(|e| e.to_string())?;
+    let Some(root) = tree.first() else {
+        return Err("empty json patch operations".into());
     };
-    items
-        .iter()
-        .map(|i| {
-            let s = |k: &str| i.str_at(&[k]).map(str::to_string);
-            Ok(Op {
-                op: s("op").ok_or("an operation has no `op`")?,
-                path: s("path").ok_or("an operation has no `path`")?,
-                from: s("from"),
-                value: i.get("value").cloned(),
-            })
-        })
-        .collect()
+    if !root.resolved().is_seq() {
+        return Err("a JSON 6902 patch must be a list of operations".into());
+    }
+    decode::from_node(root, tree.node_count(), limits, Rules::Strict).map_err(|e| e.to_string())
 }
 
 fn unescape(token: &str) -> String {
@@ -195,27 +193,29 @@ pub fn apply(doc: &mut Value, ops: &[Op]) -> Result<(), String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::render::yaml::parse_one;
+    use crate::yaml::parse_one;
 
     #[test]
     fn ops_follow_rfc6902() {
-        let mut doc = parse_one("a:\n  b: [1, 2]\n  c~d: x\n").unwrap();
+        let mut doc = parse_one("a:\n  b: [1, 2]\n  c~d: x\n", &Limits::default()).unwrap();
+        let limits = Limits::default();
         let ops = parse_ops(
-            "- op: add\n  path: /a/b/-\n  value: 3\n- op: add\n  path: /a/b/0\n  value: 0\n- op: replace\n  path: /a/c~0d\n  value: y\n- op: move\n  from: /a/c~0d\n  path: /e\n",
+            "- op: add\n  path: /a/b/-\n  value: 3\n- op: add\n  path: /a/b/0\n  value: 0\n- op: replace\n  path: /a/c~0d\n  value: z\n- op: move\n  from: /a/c~0d\n  path: /e\n",
+            &limits,
         )
         .unwrap();
         apply(&mut doc, &ops).unwrap();
         assert_eq!(
             doc.path(&["a", "b"]).unwrap(),
             &Value::Seq(vec![
-                Value::Int(0),
-                Value::Int(1),
-                Value::Int(2),
-                Value::Int(3)
+                Value::int(0),
+                Value::int(1),
+                Value::int(2),
+                Value::int(3)
             ])
         );
-        assert_eq!(doc.str_at(&["e"]), Some("y"));
-        let bad = parse_ops("- op: replace\n  path: /nope\n  value: 1\n").unwrap();
+        assert_eq!(doc.str_at(&["e"]), Some("z"));
+        let bad = parse_ops("- op: replace\n  path: /nope\n  value: 1\n", &limits).unwrap();
         assert!(apply(&mut doc, &bad).is_err());
     }
 }

@@ -4,7 +4,7 @@
 //! every other list is replaced. kyaml only knows merge keys from the built-in OpenAPI
 //! schema, so lists inside custom resources are replaced too.
 
-use super::value::{Map, Value};
+use crate::yaml::{Map, Value};
 use serde_json::Value as J;
 
 /// A position in a custom OpenAPI document (`openapi: {path: ...}`): the document root
@@ -315,33 +315,184 @@ fn merge_map(d: &mut Map, s: &Map, schema: bool, this: Parent, js: Js<'_>) -> Re
     Ok(())
 }
 
-/// The key values of a list element (`None` when it has none of the keys).
-fn key_values(e: &Value, keys: &[&str]) -> Option<Vec<Option<String>>> {
-    let vals: Vec<Option<String>> = keys
-        .iter()
+/// A list element's merge-key values as kyaml's `ElementValuesList` reads them: the text of
+/// each key's field, `""` when it is missing or null.
+fn key_values(e: &Value, keys: &[&str]) -> Vec<String> {
+    keys.iter()
         .map(|k| {
             e.get(k)
                 .filter(|v| !v.is_null())
                 .and_then(Value::scalar_text)
+                .unwrap_or_default()
         })
-        .collect();
-    vals.iter().any(Option::is_some).then_some(vals)
+        .collect()
 }
 
-/// kyaml matches multi-key elements on the keys both sides have.
-fn keys_match(a: &[Option<String>], b: &[Option<String>]) -> bool {
-    a.iter().zip(b).all(|(x, y)| match (x, y) {
-        (Some(x), Some(y)) => x == y,
-        _ => true,
+/// kyaml `validateKeys`: the keys some element has a value for (all keys when none has).
+fn validate_keys(
+    list: &[Vec<String>],
+    values: &[String],
+    keys: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let valid: Vec<bool> = (0..keys.len())
+        .map(|i| list.iter().any(|v| v.get(i).is_some_and(|x| !x.is_empty())))
+        .collect();
+    if !valid.iter().any(|v| *v) {
+        return (keys.to_vec(), values.to_vec());
+    }
+    let vk = keys
+        .iter()
+        .zip(&valid)
+        .filter(|(_, ok)| **ok)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let vv = values
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| !v.is_empty() || valid.get(*i).copied().unwrap_or(false))
+        .map(|(_, v)| v.clone())
+        .collect();
+    (vk, vv)
+}
+
+/// kyaml `match`: two value lists match when they share an element and differ only where
+/// one of them is empty; the result fills the gaps.
+fn values_match(a: &[String], b: &[String]) -> Option<Vec<String>> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let mut common = false;
+    let mut out = Vec::with_capacity(a.len());
+    for (x, y) in a.iter().zip(b) {
+        if x == y {
+            common = true;
+            out.push(x.clone());
+        } else if !x.is_empty() && !y.is_empty() {
+            return None;
+        } else {
+            out.push(if x.is_empty() { y.clone() } else { x.clone() });
+        }
+    }
+    common.then_some(out)
+}
+
+/// kyaml `FieldMatcher` on one element: the field `key` exists (and has the text `value`,
+/// unless `value` is empty). `key` empty: the element is a scalar with that text.
+fn field_matches(e: &Value, key: &str, value: &str) -> Result<bool, String> {
+    if key.is_empty() {
+        return match e {
+            Value::Map(_) | Value::Seq(_) => Err("wrong node kind: expected a scalar".into()),
+            v => Ok(v.scalar_text().as_deref() == Some(value)),
+        };
+    }
+    let Value::Map(m) = e else {
+        return Err("wrong node kind: expected a mapping in a merged list".into());
+    };
+    Ok(m.get(key)
+        .is_some_and(|f| value.is_empty() || f.scalar_text().unwrap_or_default() == value))
+}
+
+/// kyaml `ElementList`/`MatchElementList`: the first mapping element whose fields match.
+fn element_list(list: &[Value], keys: &[String], values: &[String]) -> Option<usize> {
+    list.iter().position(|e| {
+        matches!(e, Value::Map(_))
+            && keys.iter().zip(values).all(|(k, v)| {
+                let m = e.get(k);
+                m.is_some_and(|f| v.is_empty() || f.scalar_text().unwrap_or_default() == *v)
+            })
+            && keys.len() == values.len()
     })
 }
 
-/// Associative list merge (kyaml with `ListIncreaseDirection: Prepend`, as kustomize's
-/// SMP filter sets it). With one key: elements named by the patch come first, in patch
-/// order (merged with their match), then the destination's other elements. With several
-/// keys kyaml re-appends every destination element, so new patch elements come first
-/// and merged ones stay where the destination had them. A `$patch: delete` element
-/// removes its match; patch elements without any key are ignored.
+fn is_null_or_empty_map(v: &Value) -> bool {
+    v.is_null() || matches!(v, Value::Map(m) if m.is_empty())
+}
+
+/// kyaml `ElementSetter`: replaces the elements matching `keys`/`values` with `element`
+/// (removes them when `None`), appending it when none matched. Like kyaml it drops null and
+/// empty elements on the way, and with no values it matches nothing and keeps nothing.
+fn element_setter(
+    list: &mut Vec<Value>,
+    element: Option<&Value>,
+    keys: &[String],
+    values: &[String],
+) -> Result<(), String> {
+    let keys: Vec<String> = if keys.is_empty() {
+        vec![String::new()]
+    } else {
+        keys.to_vec()
+    };
+    let mapping_setter = !keys[0].is_empty() && values.first().is_some_and(|v| !v.is_empty());
+    let mut out = Vec::with_capacity(list.len() + 1);
+    let mut found_any = false;
+    for e in list.drain(..) {
+        if is_null_or_empty_map(&e) {
+            continue;
+        }
+        if !matches!(e, Value::Map(_)) && mapping_setter {
+            out.push(e);
+            continue;
+        }
+        let mut last = false;
+        let mut found = true;
+        for (j, k) in keys.iter().enumerate() {
+            if let Some(v) = values.get(j) {
+                last = field_matches(&e, k, v)?;
+            }
+            if !last {
+                found = false;
+                break;
+            }
+        }
+        if !found {
+            if !values.is_empty() {
+                out.push(e);
+            }
+            continue;
+        }
+        found_any = true;
+        if let Some(el) = element {
+            out.push(el.clone());
+        }
+    }
+    *list = out;
+    if let Some(el) = element
+        && !found_any
+    {
+        list.push(el.clone());
+    }
+    Ok(())
+}
+
+/// kyaml `appendListNode`: the destination's elements set into `dst` by their key values.
+fn append_list_node(dst: &mut Vec<Value>, src: Vec<Value>, keys: &[String]) -> Result<(), String> {
+    for e in src {
+        if keys.first().is_none_or(String::is_empty) {
+            let text = e.scalar_text().unwrap_or_default();
+            element_setter(dst, Some(&e), &[String::new()], &[text])?;
+            continue;
+        }
+        let mut v = Vec::with_capacity(keys.len());
+        for k in keys {
+            match e.get(k) {
+                None => dst.push(e.clone()),
+                Some(f) => v.push(f.scalar_text().unwrap_or_default()),
+            }
+        }
+        if keys.len() > 1 {
+            element_setter(dst, None, keys, &v)?;
+        }
+        element_setter(dst, Some(&e), keys, &v)?;
+    }
+    Ok(())
+}
+
+/// An associative list merge as kyaml's walker does it (`walkAssociativeSequence` with
+/// `ListIncreaseDirection: Prepend`, as kustomize's strategic-merge filter sets it), down to
+/// its quirks: elements are matched on the keys they have values for, several keys' values
+/// are merged where one side is empty, and every destination element is finally set back
+/// by its own key values (so with several keys a patch element that matches a destination
+/// element only partly is replaced by it).
 fn merge_assoc(
     d: &mut Vec<Value>,
     s: &[Value],
@@ -349,69 +500,97 @@ fn merge_assoc(
     schema: bool,
     js: Js<'_>,
 ) -> Result<(), String> {
-    let dest_keys: Vec<Option<Vec<Option<String>>>> =
-        d.iter().map(|e| key_values(e, keys)).collect();
-    let mut out: Vec<Value> = Vec::with_capacity(d.len() + s.len());
-    let mut used = vec![false; d.len()];
-    let mut deleted = vec![false; d.len()];
-    let mut merged: Vec<Option<Value>> = vec![None; d.len()];
-    let mut seen: Vec<Vec<Option<String>>> = Vec::new();
-    for item in s {
-        let Some(kv) = key_values(item, keys) else {
-            continue;
-        };
-        if seen.contains(&kv) {
-            continue;
+    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    // Patch values first, then the destination's (prepend).
+    let mut list: Vec<Vec<String>> = Vec::new();
+    for e in s.iter().chain(d.iter()) {
+        let v = key_values(e, &key_refs);
+        if !list.contains(&v) {
+            list.push(v);
         }
-        seen.push(kv.clone());
-        let pos = (0..d.len())
-            .find(|&j| !used[j] && dest_keys[j].as_ref().is_some_and(|dk| keys_match(dk, &kv)));
-        let Some(p) = pos else {
-            if item.str_at(&[DIRECTIVE]) != Some("delete") {
-                let mut v = item.clone();
-                strip_directives(&mut v);
-                out.push(v);
-            }
-            continue;
-        };
-        used[p] = true;
-        let value = match item.str_at(&[DIRECTIVE]) {
-            Some("delete") => {
-                deleted[p] = true;
-                continue;
-            }
-            // Observed kustomize v5.5.0 behaviour: an element-level `$patch: replace`
-            // leaves a matching element as it was.
-            Some("replace") => d[p].clone(),
-            _ => {
-                let mut m = d[p].clone();
-                if let (Value::Map(dm), Value::Map(sm)) = (&mut m, item) {
-                    merge_map(dm, sm, schema, Parent::Other, js)?;
+    }
+    if keys.len() > 1 {
+        for i in 0..list.len() {
+            for j in 0..list.len() {
+                if let Some(m) = values_match(&list[i], &list[j]) {
+                    list[i] = m.clone();
+                    list[j] = m;
                 }
-                m
             }
-        };
-        if keys.len() == 1 {
-            out.push(value);
-        } else {
-            merged[p] = Some(value);
         }
     }
-    for (i, e) in d.drain(..).enumerate() {
-        if deleted[i] || (keys.len() == 1 && used[i]) {
+    let mut items: Vec<Value> = Vec::new();
+    let mut last_keys = keys.clone();
+    for values in &list {
+        let (vk, vv) = validate_keys(&list, values, &keys);
+        last_keys = vk.clone();
+        let (mk, mv) = validate_keys(std::slice::from_ref(&vv), &vv, &vk);
+        let di = element_list(d, &mk, &mv);
+        let pi = element_list(s, &mk, &mv);
+        let val = merge_element(di.map(|i| &d[i]), pi.map(|i| &s[i]), schema, js)?;
+        let Some(mut val) = val.filter(|v| !is_null_or_empty_map(v)) else {
+            element_setter(d, None, &vk, &vv)?;
             continue;
+        };
+        for (i, k) in vk.iter().enumerate() {
+            if let (Value::Map(m), Some(text)) = (&mut val, vv.get(i))
+                && !m.contains_key(k.as_str())
+                && !text.is_empty()
+            {
+                m.insert(k.clone(), super::fieldpath::set_untagged(text));
+            }
         }
-        out.push(merged[i].take().unwrap_or(e));
+        // kyaml merges into the destination node itself.
+        if let Some(i) = di {
+            d[i] = val.clone();
+        }
+        element_setter(&mut items, Some(&val), &vk, &vv)?;
     }
-    *d = out;
+    if !list.is_empty() {
+        let dest = std::mem::take(d);
+        append_list_node(&mut items, dest, &last_keys)?;
+        *d = items;
+    }
     Ok(())
+}
+
+/// One element of an associative list: the destination's merged with the patch's.
+fn merge_element(
+    dest: Option<&Value>,
+    patch: Option<&Value>,
+    schema: bool,
+    js: Js<'_>,
+) -> Result<Option<Value>, String> {
+    Ok(match (dest, patch) {
+        (_, Some(p)) if p.str_at(&[DIRECTIVE]) == Some("delete") => None,
+        // Observed kustomize v5.5.0 behaviour: an element-level `$patch: replace` leaves a
+        // matching element as it was.
+        (Some(d), Some(p)) if p.str_at(&[DIRECTIVE]) == Some("replace") => Some(d.clone()),
+        (Some(d), Some(p)) => {
+            let mut m = d.clone();
+            if let (Value::Map(dm), Value::Map(sm)) = (&mut m, p) {
+                merge_map(dm, sm, schema, Parent::Other, js)?;
+            }
+            Some(m)
+        }
+        (Some(d), None) => Some(d.clone()),
+        (None, Some(p)) => {
+            let mut v = p.clone();
+            strip_directives(&mut v);
+            Some(v)
+        }
+        (None, None) => None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::render::yaml::parse_one;
+    fn parse_one(t: &str) -> Result<crate::yaml::Value, crate::yaml::value::DecodeError> {
+        crate::yaml::parse_one(t, &crate::yaml::Limits::default())
+    }
 
     #[test]
     fn containers_merge_by_name_and_null_deletes() {

@@ -1,225 +1,325 @@
 //! `generators:` and `transformers:` entries: configs of kustomize's builtin plugins
-//! (`apiVersion: builtin`), given inline, as files, or as a kustomization directory
-//! whose resources are the configs. Exec/Go plugins and KRM functions are refused.
+//! (`apiVersion: builtin`), given inline, as files, or as a kustomization directory whose
+//! resources are the configs. Each builtin has its typed config (kustomize's plugin struct,
+//! plus the resource header every config carries); an unknown field is an error. Exec/Go
+//! plugins, KRM functions and builtins this renderer does not implement are refused.
 
 use super::RenderError;
 use super::fieldspec::FieldSpec;
-use super::kustomization::{GeneratorArgs, GeneratorOptions, ImageSpec, PatchSpec, Selector};
+use super::kustomization::{
+    FieldSpecDoc, Image, Patch, ReplacementField, Replica, Selector, StrMap,
+};
 use super::target::{Accumulator, Target};
-use super::value::Value;
-use super::{generators, transformers};
+use super::{generators, replacements, transformers};
+use crate::yaml::Value;
+use crate::yaml::decode::{self, Rules};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
 
-fn unsupported(t: &Target, field: &str, cfg: &Value) -> RenderError {
+/// What every plugin config carries besides its own fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[allow(dead_code)]
+pub(super) struct Meta {
+    pub name: String,
+    pub namespace: String,
+    labels: StrMap,
+    annotations: StrMap,
+}
+
+/// Declares a builtin plugin config: the resource header plus the plugin's own fields.
+macro_rules! plugin_config {
+    ($name:ident { $($(#[$attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(rename_all = "camelCase", default)]
+        struct $name {
+            #[allow(dead_code)]
+            api_version: String,
+            #[allow(dead_code)]
+            kind: String,
+            #[allow(dead_code)]
+            metadata: Meta,
+            $($(#[$attr])* $field: $ty,)*
+        }
+    };
+}
+
+plugin_config!(AnnotationsConfig { annotations: StrMap, field_specs: Vec<FieldSpecDoc> });
+plugin_config!(LabelConfig { labels: StrMap, field_specs: Vec<FieldSpecDoc> });
+plugin_config!(PrefixConfig { prefix: String, field_specs: Vec<FieldSpecDoc> });
+plugin_config!(SuffixConfig { suffix: String, field_specs: Vec<FieldSpecDoc> });
+plugin_config!(PrefixSuffixConfig {
+    prefix: String,
+    suffix: String,
+    field_specs: Vec<FieldSpecDoc>,
+});
+plugin_config!(NamespaceConfig {
+    field_specs: Vec<FieldSpecDoc>,
+    unset_only: bool,
+    set_role_binding_subjects: String,
+});
+plugin_config!(ImageTagConfig { image_tag: Option<Image>, field_specs: Vec<FieldSpecDoc> });
+plugin_config!(ReplicaCountConfig { replica: Option<Replica>, field_specs: Vec<FieldSpecDoc> });
+plugin_config!(PatchConfig {
+    path: String,
+    patch: String,
+    target: Option<Selector>,
+    options: indexmap::IndexMap<String, bool>,
+});
+plugin_config!(PatchJson6902Config { target: Option<Selector>, path: String, json_op: String });
+plugin_config!(PatchSmConfig { paths: Vec<String>, patches: String });
+plugin_config!(ReplacementConfig { replacements: Vec<ReplacementField> });
+super::kustomization::generator_args!(ConfigMapConfig {
+    api_version: String,
+    kind: String,
+    metadata: Meta,
+});
+super::kustomization::generator_args!(SecretConfig {
+    api_version: String,
+    kind: String,
+    metadata: Meta,
+    #[serde(rename = "type")]
+    secret_type: String,
+});
+plugin_config!(IamPolicyConfig {
+    cloud: String,
+    kubernetes_service: KubernetesService,
+    service_account: ServiceAccount,
+});
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct KubernetesService {
+    name: String,
+    namespace: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct ServiceAccount {
+    name: String,
+    project_id: String,
+}
+
+/// Decodes a config the way kustomize's `yaml.Unmarshal` does (numbers become the strings
+/// a string field wants), but refusing unknown fields.
+fn config<T: DeserializeOwned>(file: &Path, kind: &str, cfg: &Value) -> Result<T, RenderError> {
+    decode::from_value(cfg, Rules::NumbersAsStrings).map_err(|e| RenderError::Field {
+        file: file.to_path_buf(),
+        line: 0,
+        field: if e.path.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{}", e.path)
+        },
+        message: e.message,
+    })
+}
+
+fn specs(file: &Path, kind: &str, docs: &[FieldSpecDoc]) -> Result<Vec<FieldSpec>, RenderError> {
+    FieldSpec::all(docs).map_err(|message| RenderError::Field {
+        file: file.to_path_buf(),
+        line: 0,
+        field: format!("{kind}.fieldSpecs"),
+        message,
+    })
+}
+
+fn unsupported(file: &Path, field: &str, cfg: &Value) -> RenderError {
     let api = cfg.str_at(&["apiVersion"]).unwrap_or("?");
     let kind = cfg.str_at(&["kind"]).unwrap_or("?");
-    if api == "builtin" {
+    let what = if api == "builtin" {
         // kustomize's wording for a builtin it does not offer in this position.
-        return RenderError::Unsupported {
-            file: t.k.file.clone(),
-            field: format!("{field}: unable to load builtin {kind}.builtin.[noGrp]"),
-        };
-    }
+        format!("{field}: unable to load builtin {kind}.builtin.[noGrp]")
+    } else {
+        format!("{field}: plugin {api}/{kind}")
+    };
     RenderError::Unsupported {
-        file: t.k.file.clone(),
-        field: format!("{field}: plugin {api}/{kind}"),
+        file: file.to_path_buf(),
+        field: what,
     }
 }
 
-fn strs(cfg: &Value, k: &str) -> Vec<String> {
-    cfg.get(k)
-        .and_then(Value::as_seq)
-        .map(|s| s.iter().filter_map(|x| x.scalar_text()).collect())
-        .unwrap_or_default()
-}
-
-fn pairs(cfg: &Value, k: &str) -> Vec<(String, String)> {
-    cfg.get(k)
-        .and_then(Value::as_map)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.scalar_text().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn specs(t: &Target, cfg: &Value) -> Result<Vec<FieldSpec>, RenderError> {
-    cfg.get("fieldSpecs")
-        .and_then(Value::as_seq)
-        .map_or(Ok(Vec::new()), |s| s.iter().map(FieldSpec::parse).collect())
-        .map_err(|m| RenderError::InvalidField {
-            file: t.k.file.clone(),
-            field: "fieldSpecs".into(),
-            message: m,
-        })
-}
-
-fn gen_args(cfg: &Value) -> GeneratorArgs {
-    let s = |k: &str| cfg.str_at(&[k]).unwrap_or("").to_string();
-    let name = if s("name").is_empty() {
-        cfg.str_at(&["metadata", "name"]).unwrap_or("").to_string()
-    } else {
-        s("name")
-    };
-    let namespace = if s("namespace").is_empty() {
-        cfg.str_at(&["metadata", "namespace"])
-            .unwrap_or("")
-            .to_string()
-    } else {
-        s("namespace")
-    };
-    let mut envs = strs(cfg, "envs");
-    if !s("env").is_empty() {
-        envs.push(s("env"));
-    }
-    GeneratorArgs {
-        name,
-        namespace,
-        behavior: s("behavior"),
-        literals: strs(cfg, "literals"),
-        files: strs(cfg, "files"),
-        envs,
-        secret_type: s("type"),
-        options: cfg.get("options").map(|o| GeneratorOptions {
-            labels: pairs(o, "labels"),
-            annotations: pairs(o, "annotations"),
-            disable_name_suffix_hash: o.get("disableNameSuffixHash").and_then(|b| match b {
-                Value::Bool(b) => Some(*b),
-                _ => None,
-            }),
-            immutable: o.get("immutable").and_then(|b| match b {
-                Value::Bool(b) => Some(*b),
-                _ => None,
-            }),
-        }),
-    }
-}
-
-pub fn generate(t: &Target, acc: &mut Accumulator, cfg: &Value) -> Result<(), RenderError> {
+pub fn generate(
+    t: &Target,
+    acc: &mut Accumulator,
+    file: &Path,
+    cfg: &Value,
+) -> Result<(), RenderError> {
     if cfg.str_at(&["apiVersion"]) != Some("builtin") {
-        return Err(unsupported(t, "generators", cfg));
+        return Err(unsupported(file, "generators", cfg));
     }
-    let secret = match cfg.str_at(&["kind"]) {
-        Some("ConfigMapGenerator") => false,
-        Some("SecretGenerator") => true,
-        Some("IAMPolicyGenerator") => return iam_policy(t, acc, cfg),
-        _ => return Err(unsupported(t, "generators", cfg)),
+    let kind = cfg.str_at(&["kind"]).unwrap_or("");
+    let (args, secret) = match kind {
+        "ConfigMapGenerator" => {
+            let c: ConfigMapConfig = config(file, kind, cfg)?;
+            (c.args("", &c.metadata.name, &c.metadata.namespace), false)
+        }
+        "SecretGenerator" => {
+            let c: SecretConfig = config(file, kind, cfg)?;
+            let args = c.args(&c.secret_type, &c.metadata.name, &c.metadata.namespace);
+            (args, true)
+        }
+        "IAMPolicyGenerator" => return iam_policy(t, acc, file, cfg),
+        _ => return Err(unsupported(file, "generators", cfg)),
     };
-    let r = generators::generate(&gen_args(cfg), None, secret, &t.ldr, &t.k.file)?;
-    acc.absorb(r, &t.k.file)
+    let r = generators::generate(&args, None, secret, &t.ldr, file)?;
+    acc.absorb(r, t.file())
 }
 
 /// builtin `IAMPolicyGenerator` (GKE only): a ServiceAccount bound to a Google service
 /// account through the `iam.gke.io/gcp-service-account` annotation.
-fn iam_policy(t: &Target, acc: &mut Accumulator, cfg: &Value) -> Result<(), RenderError> {
-    let s = |p: &[&str]| cfg.str_at(p).unwrap_or("").to_string();
-    if s(&["cloud"]) != "gke" {
-        return Err(RenderError::InvalidField {
-            file: t.k.file.clone(),
-            field: "generators: IAMPolicyGenerator.cloud".into(),
-            message: format!("cloud provider {} not supported yet", s(&["cloud"])),
+fn iam_policy(
+    t: &Target,
+    acc: &mut Accumulator,
+    file: &Path,
+    cfg: &Value,
+) -> Result<(), RenderError> {
+    let c: IamPolicyConfig = config(file, "IAMPolicyGenerator", cfg)?;
+    if c.cloud != "gke" {
+        return Err(RenderError::Field {
+            file: file.to_path_buf(),
+            line: 0,
+            field: "IAMPolicyGenerator.cloud".into(),
+            message: format!("cloud provider {} not supported yet", c.cloud),
         });
     }
-    let mut meta = super::value::Map::new();
-    let mut annos = super::value::Map::new();
+    let mut meta = crate::yaml::Map::new();
+    let mut annos = crate::yaml::Map::new();
     annos.insert(
         "iam.gke.io/gcp-service-account".into(),
         Value::Str(format!(
             "{}@{}.iam.gserviceaccount.com",
-            s(&["serviceAccount", "name"]),
-            s(&["serviceAccount", "projectId"])
+            c.service_account.name, c.service_account.project_id
         )),
     );
     meta.insert("annotations".into(), Value::Map(annos));
-    meta.insert("name".into(), Value::Str(s(&["kubernetesService", "name"])));
-    let ns = s(&["kubernetesService", "namespace"]);
-    if !ns.is_empty() {
-        meta.insert("namespace".into(), Value::Str(ns));
+    meta.insert("name".into(), Value::Str(c.kubernetes_service.name));
+    if !c.kubernetes_service.namespace.is_empty() {
+        meta.insert(
+            "namespace".into(),
+            Value::Str(c.kubernetes_service.namespace),
+        );
     }
-    let mut obj = super::value::Map::new();
+    let mut obj = crate::yaml::Map::new();
     obj.insert("apiVersion".into(), "v1".into());
     obj.insert("kind".into(), "ServiceAccount".into());
     obj.insert("metadata".into(), Value::Map(meta));
-    acc.absorb(super::resource::Resource::new(Value::Map(obj)), &t.k.file)
+    acc.absorb(super::resource::Resource::new(Value::Map(obj)), t.file())
 }
 
-pub fn transform(t: &Target, acc: &mut Accumulator, cfg: &Value) -> Result<(), RenderError> {
+pub fn transform(
+    t: &Target,
+    acc: &mut Accumulator,
+    file: &Path,
+    cfg: &Value,
+) -> Result<(), RenderError> {
     if cfg.str_at(&["apiVersion"]) != Some("builtin") {
-        return Err(unsupported(t, "transformers", cfg));
+        return Err(unsupported(file, "transformers", cfg));
     }
-    let wrap = |m: String| RenderError::Invalid {
-        context: t.k.file.clone(),
-        message: m,
-    };
-    let s = |k: &str| cfg.str_at(&[k]).unwrap_or("").to_string();
+    let kind = cfg.str_at(&["kind"]).unwrap_or("");
+    let wrap = |m: String| RenderError::build(file, format!("{kind}: {m}"));
     let rs = &mut acc.resources;
-    match cfg.str_at(&["kind"]).unwrap_or("") {
+    match kind {
         "LabelTransformer" => {
-            transformers::set_entries(rs, &pairs(cfg, "labels"), &specs(t, cfg)?).map_err(wrap)
+            let c: LabelConfig = config(file, kind, cfg)?;
+            transformers::set_entries(rs, &c.labels, &specs(file, kind, &c.field_specs)?)
+                .map_err(wrap)
         }
         "AnnotationsTransformer" => {
-            transformers::set_entries(rs, &pairs(cfg, "annotations"), &specs(t, cfg)?).map_err(wrap)
-        }
-        "PrefixSuffixTransformer" => {
-            let fs = specs(t, cfg)?;
-            transformers::prefix_suffix(rs, &s("prefix"), &fs, true).map_err(wrap)?;
-            transformers::prefix_suffix(rs, &s("suffix"), &fs, false).map_err(wrap)
+            let c: AnnotationsConfig = config(file, kind, cfg)?;
+            transformers::set_entries(rs, &c.annotations, &specs(file, kind, &c.field_specs)?)
+                .map_err(wrap)
         }
         "PrefixTransformer" => {
-            transformers::prefix_suffix(rs, &s("prefix"), &specs(t, cfg)?, true).map_err(wrap)
+            let c: PrefixConfig = config(file, kind, cfg)?;
+            let fs = specs(file, kind, &c.field_specs)?;
+            transformers::prefix_suffix(rs, &c.prefix, &fs, true).map_err(wrap)
+        }
+        "PrefixSuffixTransformer" => {
+            let c: PrefixSuffixConfig = config(file, kind, cfg)?;
+            let fs = specs(file, kind, &c.field_specs)?;
+            transformers::prefix_suffix(rs, &c.prefix, &fs, true).map_err(wrap)?;
+            transformers::prefix_suffix(rs, &c.suffix, &fs, false).map_err(wrap)
         }
         "SuffixTransformer" => {
-            transformers::prefix_suffix(rs, &s("suffix"), &specs(t, cfg)?, false).map_err(wrap)
+            let c: SuffixConfig = config(file, kind, cfg)?;
+            let fs = specs(file, kind, &c.field_specs)?;
+            transformers::prefix_suffix(rs, &c.suffix, &fs, false).map_err(wrap)
         }
         "NamespaceTransformer" => {
-            let ns = cfg
-                .str_at(&["metadata", "namespace"])
-                .unwrap_or("")
-                .to_string();
-            transformers::namespace(rs, &ns, &specs(t, cfg)?).map_err(wrap)
+            let c: NamespaceConfig = config(file, kind, cfg)?;
+            if c.unset_only || !matches!(c.set_role_binding_subjects.as_str(), "" | "defaultOnly") {
+                return Err(RenderError::Unsupported {
+                    file: file.to_path_buf(),
+                    field: "NamespaceTransformer.unsetOnly / setRoleBindingSubjects".into(),
+                });
+            }
+            let fs = specs(file, kind, &c.field_specs)?;
+            transformers::namespace(rs, &c.metadata.namespace, &fs).map_err(wrap)
         }
         "ImageTagTransformer" => {
-            let it = cfg.get("imageTag").cloned().unwrap_or(Value::Null);
-            let g = |k: &str| it.str_at(&[k]).map(str::to_string);
-            let spec = ImageSpec {
-                name: g("name").unwrap_or_default(),
-                new_name: g("newName"),
-                new_tag: g("newTag"),
-                digest: g("digest"),
+            let c: ImageTagConfig = config(file, kind, cfg)?;
+            let Some(img) = c.image_tag else {
+                return Err(wrap("`imageTag` is required".into()));
             };
-            transformers::images(rs, &spec, &specs(t, cfg)?).map_err(wrap)
+            transformers::images(rs, &img, &specs(file, kind, &c.field_specs)?).map_err(wrap)
         }
         "ReplicaCountTransformer" => {
-            let name = cfg.str_at(&["replica", "name"]).unwrap_or("").to_string();
-            let count = match cfg.path(&["replica", "count"]) {
-                Some(Value::Int(i)) => *i,
-                _ => 0,
+            let c: ReplicaCountConfig = config(file, kind, cfg)?;
+            let Some(r) = c.replica else {
+                return Err(wrap("`replica` is required".into()));
             };
-            transformers::replicas(rs, &name, count, &specs(t, cfg)?).map_err(wrap)
+            transformers::replicas(rs, &r.name, r.count, &specs(file, kind, &c.field_specs)?)
+                .map_err(wrap)
         }
         "PatchTransformer" => {
-            let target = cfg.get("target").filter(|v| !v.is_null()).map(|v| {
-                let g = |k: &str| v.str_at(&[k]).unwrap_or("").to_string();
-                Selector {
-                    group: g("group"),
-                    version: g("version"),
-                    kind: g("kind"),
-                    name: g("name"),
-                    namespace: g("namespace"),
-                    label_selector: g("labelSelector"),
-                    annotation_selector: g("annotationSelector"),
-                }
-            });
-            let opt = |k: &str| matches!(cfg.path(&["options", k]), Some(Value::Bool(true)));
-            let p = PatchSpec {
-                path: cfg.str_at(&["path"]).map(str::to_string),
-                patch: cfg.str_at(&["patch"]).map(str::to_string),
-                target,
-                allow_name_change: opt("allowNameChange"),
-                allow_kind_change: opt("allowKindChange"),
+            let c: PatchConfig = config(file, kind, cfg)?;
+            let p = Patch {
+                path: c.path,
+                patch: c.patch,
+                target: c.target,
+                options: c.options,
             };
             t.apply_patch(acc, &p, "transformers: PatchTransformer")
         }
-        _ => Err(unsupported(t, "transformers", cfg)),
+        "PatchJson6902Transformer" => {
+            let c: PatchJson6902Config = config(file, kind, cfg)?;
+            let p = Patch {
+                path: c.path,
+                patch: c.json_op,
+                target: c.target,
+                options: Default::default(),
+            };
+            t.apply_patch(acc, &p, "patchesJson6902")
+        }
+        "PatchStrategicMergeTransformer" => {
+            let c: PatchSmConfig = config(file, kind, cfg)?;
+            if c.paths.is_empty() && c.patches.is_empty() {
+                return Err(wrap("empty file path and empty patch content".into()));
+            }
+            for path in &c.paths {
+                let p = Patch {
+                    path: path.clone(),
+                    ..Default::default()
+                };
+                t.apply_patch(acc, &p, "patchesStrategicMerge")?;
+            }
+            if !c.patches.is_empty() {
+                let p = Patch {
+                    patch: c.patches,
+                    ..Default::default()
+                };
+                t.apply_patch(acc, &p, "patchesStrategicMerge")?;
+            }
+            Ok(())
+        }
+        "ReplacementTransformer" => {
+            let c: ReplacementConfig = config(file, kind, cfg)?;
+            let reps = replacements::load(t, &c.replacements)?;
+            replacements::run(file, rs, &reps)
+        }
+        _ => Err(unsupported(file, "transformers", cfg)),
     }
 }

@@ -2,10 +2,13 @@
 //! into fields of selected target objects, optionally splitting on a delimiter.
 
 use super::RenderError;
+use super::fieldpath::{self, CreateKind};
+use super::kustomization::{FieldOptions, Replacement, ReplacementField, Selector, SourceSelector};
 use super::resource::{Gvk, ResId, Resource};
 use super::target::Target;
-use super::value::{Map, Value};
-use super::vars::split_field_path;
+use crate::yaml::Value;
+use crate::yaml::decode::{self, Rules};
+use std::path::Path;
 
 /// A `{group, version, kind, name, namespace}` selector (exact matches).
 #[derive(Debug, Clone, Default)]
@@ -13,26 +16,27 @@ struct IdSel {
     gvk: Gvk,
     name: String,
     namespace: String,
-    label_selector: String,
-    annotation_selector: String,
 }
 
 impl IdSel {
-    fn parse(v: &Value) -> IdSel {
-        let s = |k: &str| v.str_at(&[k]).unwrap_or("").to_string();
+    fn new(group: &str, version: &str, kind: &str, name: &str, namespace: &str) -> IdSel {
         IdSel {
             gvk: Gvk {
-                group: s("group"),
-                version: s("version"),
-                kind: s("kind"),
+                group: group.into(),
+                version: version.into(),
+                kind: kind.into(),
             },
-            name: s("name"),
-            namespace: s("namespace"),
-            label_selector: s("labelSelector"),
-            annotation_selector: s("annotationSelector"),
+            name: name.into(),
+            namespace: namespace.into(),
         }
     }
-    fn id_is_empty(&self) -> bool {
+    fn of(s: &Selector) -> IdSel {
+        IdSel::new(&s.group, &s.version, &s.kind, &s.name, &s.namespace)
+    }
+    fn of_source(s: &SourceSelector) -> IdSel {
+        IdSel::new(&s.group, &s.version, &s.kind, &s.name, &s.namespace)
+    }
+    fn is_empty(&self) -> bool {
         self.gvk == Gvk::default() && self.name.is_empty() && self.namespace.is_empty()
     }
     /// kyaml `ResId.IsSelectedBy`.
@@ -47,12 +51,21 @@ impl IdSel {
                 || sel_ns.effective_namespace() == id.effective_namespace())
             && id.gvk.is_selected_by(&self.gvk)
     }
-    fn matches_meta(&self, r: &Resource) -> Result<bool, String> {
-        let l = super::selector::parse(&self.label_selector)?;
-        let a = super::selector::parse(&self.annotation_selector)?;
-        Ok(super::selector::matches(&l, &r.labels())
-            && super::selector::matches(&a, &r.annotations()))
+    /// kustomize's `ResId.String()` for messages.
+    fn describe(&self) -> String {
+        ResId {
+            gvk: self.gvk.clone(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+        }
+        .describe()
     }
+}
+
+fn matches_meta(r: &Resource, s: &Selector) -> Result<bool, String> {
+    let l = super::selector::parse(&s.label_selector)?;
+    let a = super::selector::parse(&s.annotation_selector)?;
+    Ok(super::selector::matches(&l, &r.labels()) && super::selector::matches(&a, &r.annotations()))
 }
 
 fn ids(r: &Resource) -> Vec<ResId> {
@@ -61,303 +74,252 @@ fn ids(r: &Resource) -> Vec<ResId> {
         .collect()
 }
 
-/// Loads the replacement list: inline entries, or `path:` files holding one or a list.
-fn load(t: &Target, specs: &[Value]) -> Result<Vec<Value>, RenderError> {
+/// The replacements of one kustomization: inline entries, and `path:` files holding one
+/// replacement or a list of them.
+pub fn load(t: &Target, fields: &[ReplacementField]) -> Result<Vec<Replacement>, RenderError> {
     let mut out = Vec::new();
-    for s in specs {
-        if let Some(path) = s.str_at(&["path"]) {
-            let text = t.ldr.load(path, &t.k.file)?;
-            for doc in super::yaml::parse_documents(&text).map_err(|message| RenderError::Yaml {
-                file: path.to_string(),
-                message,
-            })? {
-                match doc {
-                    Value::Seq(items) => out.extend(items),
-                    other => out.push(other),
-                }
-            }
-        } else {
-            out.push(s.clone());
+    for (i, r) in fields.iter().enumerate() {
+        if r.path.is_empty() {
+            out.push(Replacement {
+                source: r.source.clone(),
+                targets: r.targets.clone(),
+            });
+            continue;
         }
+        if r.source.is_some() || !r.targets.is_empty() {
+            return Err(RenderError::Field {
+                file: t.file().to_path_buf(),
+                line: 0,
+                field: format!("replacements[{i}]"),
+                message: "cannot specify both path and inline replacement".into(),
+            });
+        }
+        let (path, text) = t.ldr.load(&r.path, t.file())?;
+        out.extend(parse_file(&path, &text, &t.ldr.limits)?);
     }
     Ok(out)
 }
 
-pub fn run(t: &Target, resources: &mut [Resource], specs: &[Value]) -> Result<(), RenderError> {
-    let err = |m: String| RenderError::InvalidField {
-        file: t.k.file.clone(),
-        field: "replacements".into(),
-        message: m,
+/// A replacements file: one replacement, or a list of them.
+fn parse_file(
+    file: &Path,
+    text: &str,
+    limits: &crate::yaml::Limits,
+) -> Result<Vec<Replacement>, RenderError> {
+    let tree = crate::yaml::parse(text, crate::yaml::Documents::First, limits)
+        .map_err(|e| RenderError::syntax(file, e.line, e.message))?;
+    let Some(root) = tree.first() else {
+        return Ok(Vec::new());
     };
-    for rep in load(t, specs)? {
-        let (Some(source), Some(targets)) = (
-            rep.get("source"),
-            rep.get("targets").and_then(Value::as_seq),
-        ) else {
+    let rules = Rules::NumbersAsStrings;
+    if root.resolved().is_seq() {
+        decode::from_node(root, tree.node_count(), limits, rules)
+            .map_err(|e| RenderError::field(file, e))
+    } else if root.resolved().is_map() {
+        let one: Replacement = decode::from_node(root, tree.node_count(), limits, rules)
+            .map_err(|e| RenderError::field(file, e))?;
+        Ok(vec![one])
+    } else {
+        Err(RenderError::syntax(
+            file,
+            root.line(),
+            "unsupported replacement type encountered within replacement path",
+        ))
+    }
+}
+
+/// Applies `replacements` in order.
+pub fn run(
+    file: &Path,
+    resources: &mut [Resource],
+    replacements: &[Replacement],
+) -> Result<(), RenderError> {
+    for (i, rep) in replacements.iter().enumerate() {
+        let err = |m: String| RenderError::Field {
+            file: file.to_path_buf(),
+            line: 0,
+            field: format!("replacements[{i}]"),
+            message: m,
+        };
+        let Some(source) = &rep.source else {
             return Err(err(
                 "replacements must specify a source and at least one target".into(),
             ));
         };
+        if rep.targets.is_empty() {
+            return Err(err(
+                "replacements must specify a source and at least one target".into(),
+            ));
+        }
         let value = source_value(resources, source).map_err(err)?;
-        for target in targets {
-            apply_target(resources, target, &value).map_err(err)?;
+        for (j, target) in rep.targets.iter().enumerate() {
+            apply_target(resources, target, &value).map_err(|m| RenderError::Field {
+                file: file.to_path_buf(),
+                line: 0,
+                field: format!("replacements[{i}].targets[{j}]"),
+                message: m,
+            })?;
         }
     }
     Ok(())
 }
 
-fn source_value(resources: &[Resource], source: &Value) -> Result<Value, String> {
-    let sel = IdSel::parse(source);
+fn source_value(resources: &[Resource], source: &SourceSelector) -> Result<Value, String> {
+    let sel = IdSel::of_source(source);
     let mut found: Option<&Resource> = None;
     for r in resources {
         if ids(r).iter().any(|id| sel.selects(id)) {
             if found.is_some() {
-                return Err(format!("multiple matches for selector {sel:?}"));
+                return Err(format!("multiple matches for selector {}", sel.describe()));
             }
             found = Some(r);
         }
     }
-    let r = found.ok_or_else(|| format!("nothing selected by {sel:?}"))?;
-    let path = source.str_at(&["fieldPath"]).unwrap_or("metadata.name");
-    let v = lookup(&r.obj, &split_field_path(path))
+    let r = found.ok_or_else(|| format!("nothing selected by {}", sel.describe()))?;
+    let path = if source.field_path.is_empty() {
+        "metadata.name"
+    } else {
+        source.field_path.as_str()
+    };
+    let v = fieldpath::lookup(&r.obj, &fieldpath::smarter_split(path, '.'))
+        .map_err(|e| format!("error looking up replacement source: {e}"))?
         .filter(|v| !is_nil_or_empty(v))
         .ok_or_else(|| {
             format!(
                 "fieldPath `{path}` is missing for replacement source {}",
-                r.cur_id().describe()
+                sel.describe()
             )
         })?;
-    let delim = source.str_at(&["options", "delimiter"]).unwrap_or("");
-    if delim.is_empty() {
+    let Some(FieldOptions {
+        delimiter, index, ..
+    }) = source.options.as_ref().filter(|o| !o.delimiter.is_empty())
+    else {
         return Ok(v.clone());
-    }
+    };
     let text = v
         .scalar_text()
         .ok_or("delimiter option can only be used with scalar nodes")?;
-    let idx = match source.path(&["options", "index"]) {
-        Some(Value::Int(i)) => *i,
-        _ => 0,
-    };
-    let parts: Vec<&str> = text.split(delim).collect();
-    let part = usize::try_from(idx)
+    let parts: Vec<&str> = text.split(delimiter.as_str()).collect();
+    let part = usize::try_from(*index)
         .ok()
         .and_then(|i| parts.get(i))
-        .ok_or_else(|| format!("options.index {idx} is out of bounds for value {text}"))?;
+        .ok_or_else(|| format!("options.index {index} is out of bounds for value {text}"))?;
+    // kyaml copies the node and replaces its text: the type (tag) stays.
     Ok(match v {
         Value::Str(_) => Value::Str(part.to_string()),
-        _ => super::yaml::parse_one(part).unwrap_or(Value::Str(part.to_string())),
+        other => fieldpath::retyped(other, part)?,
     })
 }
 
 fn is_nil_or_empty(v: &Value) -> bool {
     match v {
-        Value::Null => true,
+        Value::Null(_) => true,
         Value::Map(m) => m.is_empty(),
         Value::Seq(s) => s.is_empty(),
         _ => false,
     }
 }
 
-/// kyaml `Lookup`/`PathMatcher` segments: field names, `[k=v]` element matches,
-/// `[=v]` primitive matches, numeric indexes and `*`.
-fn lookup<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
-    let mut cur = v;
-    for seg in path {
-        cur = step(cur, seg).into_iter().next()?;
-    }
-    Some(cur)
-}
-
-fn step<'v>(v: &'v Value, seg: &str) -> Vec<&'v Value> {
-    if let Some(inner) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        let Some(items) = v.as_seq() else {
-            return Vec::new();
-        };
-        let (k, want) = inner.split_once('=').unwrap_or(("", inner));
-        return items
-            .iter()
-            .filter(|i| {
-                if k.is_empty() {
-                    i.scalar_text().as_deref() == Some(want)
-                } else {
-                    i.get(k).and_then(Value::scalar_text).as_deref() == Some(want)
-                }
-            })
+/// kustomize `setFieldValue`: a scalar target takes the value's text and keeps its type; any
+/// other target (or a field the matcher created) takes the value itself.
+fn set_field(
+    target: fieldpath::Target<'_, '_>,
+    value: &Value,
+    opts: Option<&FieldOptions>,
+    untagged: &mut Vec<Vec<super::fieldspec::Seg>>,
+) -> Result<(), String> {
+    let is_scalar = |v: &Value| !matches!(v, Value::Map(_) | Value::Seq(_));
+    let mut text = value.scalar_text();
+    if let Some(o) = opts.filter(|o| !o.delimiter.is_empty()) {
+        if !is_scalar(target.node) || target.created && !is_scalar(value) {
+            return Err("delimiter option can only be used with scalar nodes".into());
+        }
+        let current = target.node.scalar_text().unwrap_or_default();
+        let mut parts: Vec<String> = current
+            .split(o.delimiter.as_str())
+            .map(str::to_string)
             .collect();
-    }
-    match v {
-        Value::Map(m) if seg == "*" => m.values().collect(),
-        Value::Map(m) => m.get(seg).into_iter().collect(),
-        Value::Seq(items) if seg == "*" => items.iter().collect(),
-        Value::Seq(items) => seg
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| items.get(i))
-            .into_iter()
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Visits every field matching `path`, creating missing map fields when `create`.
-fn visit(
-    v: &mut Value,
-    path: &[String],
-    create: Option<&Value>,
-    f: &mut dyn FnMut(&mut Value),
-) -> usize {
-    let Some((seg, rest)) = path.split_first() else {
-        f(v);
-        return 1;
-    };
-    if let Some(inner) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        let Value::Seq(items) = v else {
-            return 0;
-        };
-        let (k, want) = inner.split_once('=').unwrap_or(("", inner));
-        let mut n = 0;
-        for i in items.iter_mut() {
-            let hit = if k.is_empty() {
-                i.scalar_text().as_deref() == Some(want)
-            } else {
-                i.get(k).and_then(Value::scalar_text).as_deref() == Some(want)
-            };
-            if hit {
-                n += visit(i, rest, create, f);
-            }
-        }
-        return n;
-    }
-    match v {
-        Value::Map(m) if seg == "*" => m.values_mut().map(|c| visit(c, rest, create, f)).sum(),
-        Value::Map(m) => {
-            if !m.contains_key(seg.as_str()) {
-                let Some(leaf) = create else {
-                    return 0;
-                };
-                let init = if rest.is_empty() {
-                    match leaf {
-                        Value::Map(_) => Value::Map(Map::new()),
-                        Value::Seq(_) => Value::Seq(Vec::new()),
-                        _ => Value::Null,
-                    }
-                } else {
-                    Value::Map(Map::new())
-                };
-                m.insert(seg.clone(), init);
-            }
-            m.get_mut(seg.as_str())
-                .map_or(0, |c| visit(c, rest, create, f))
-        }
-        Value::Seq(items) if seg == "*" => {
-            items.iter_mut().map(|c| visit(c, rest, create, f)).sum()
-        }
-        Value::Seq(items) => seg
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| items.get_mut(i))
-            .map_or(0, |c| visit(c, rest, create, f)),
-        _ => 0,
-    }
-}
-
-/// A scalar target keeps its own type (kustomize only replaces the node's text).
-fn set_field(target: &mut Value, value: &Value, delim: &str, index: i64) -> Result<(), String> {
-    let mut value = value.clone();
-    if !delim.is_empty() {
-        let tv = target
-            .scalar_text()
-            .ok_or("delimiter option can only be used with scalar nodes")?;
-        let mut parts: Vec<String> = tv.split(delim).map(str::to_string).collect();
-        let v = value.scalar_text().unwrap_or_default();
-        match usize::try_from(index) {
+        let v = text.clone().unwrap_or_default();
+        match usize::try_from(o.index) {
             Err(_) => parts.insert(0, v),
             Ok(i) if i >= parts.len() => parts.push(v),
             Ok(i) => parts[i] = v,
         }
-        value = Value::Str(parts.join(delim));
+        text = Some(parts.join(&o.delimiter));
     }
-    match target {
-        Value::Str(s) => {
-            *s = value.scalar_text().unwrap_or_default();
+    match (is_scalar(target.node), text) {
+        (true, Some(text)) if target.created => {
+            *target.node = fieldpath::resolve_untagged(&text);
+            untagged.push(target.path.to_vec());
         }
-        Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
-            let text = value.scalar_text().unwrap_or_default();
-            *target = super::yaml::parse_one(&text).unwrap_or(Value::Str(text));
+        (true, Some(text)) => {
+            *target.node = fieldpath::retyped(target.node, &text)?;
         }
-        _ => *target = value,
+        _ => *target.node = value.clone(),
     }
     Ok(())
 }
 
-fn apply_target(resources: &mut [Resource], target: &Value, value: &Value) -> Result<(), String> {
+fn apply_target(
+    resources: &mut [Resource],
+    target: &super::kustomization::TargetSelector,
+    value: &Value,
+) -> Result<(), String> {
     let select = target
-        .get("select")
+        .select
+        .as_ref()
         .ok_or("target must specify resources to select")?;
-    let sel = IdSel::parse(select);
-    let rejects: Vec<IdSel> = target
-        .get("reject")
-        .and_then(Value::as_seq)
-        .map(|r| r.iter().map(IdSel::parse).collect())
-        .unwrap_or_default();
-    let paths: Vec<String> = target
-        .get("fieldPaths")
-        .and_then(Value::as_seq)
-        .map(|p| {
-            p.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_else(|| vec!["metadata.name".to_string()]);
-    let create = matches!(target.path(&["options", "create"]), Some(Value::Bool(true)));
-    let delim = target
-        .str_at(&["options", "delimiter"])
-        .unwrap_or("")
-        .to_string();
-    let index = match target.path(&["options", "index"]) {
-        Some(Value::Int(i)) => *i,
-        _ => 0,
+    let sel = IdSel::of(select);
+    let default_paths = ["metadata.name".to_string()];
+    let paths: &[String] = if target.field_paths.is_empty() {
+        &default_paths
+    } else {
+        &target.field_paths
     };
+    let create = target
+        .options
+        .as_ref()
+        .is_some_and(|o| o.create)
+        .then_some(match value {
+            Value::Map(_) => CreateKind::Map,
+            Value::Seq(_) => CreateKind::Seq,
+            _ => CreateKind::Scalar,
+        });
     for r in resources.iter_mut() {
-        if !sel.matches_meta(r)? {
+        if !matches_meta(r, select)? {
             continue;
         }
         let mut rejected = false;
-        for rej in &rejects {
+        for rej in &target.reject {
             if (!rej.label_selector.is_empty() || !rej.annotation_selector.is_empty())
-                && rej.matches_meta(r)?
+                && matches_meta(r, rej)?
             {
                 rejected = true;
             }
         }
+        if rejected {
+            continue;
+        }
         let rids = ids(r);
-        if rejected
-            || rejects
-                .iter()
-                .any(|rej| !rej.id_is_empty() && rids.iter().any(|id| rej.selects(id)))
-        {
+        let reject_ids = target
+            .reject
+            .iter()
+            .map(IdSel::of)
+            .any(|rej| !rej.is_empty() && rids.iter().any(|id| rej.selects(id)));
+        if reject_ids || !rids.iter().any(|id| sel.selects(id)) {
             continue;
         }
-        if !rids.iter().any(|id| sel.selects(id)) {
-            continue;
-        }
-        for p in &paths {
-            let mut failure = None;
-            let n = visit(
+        for p in paths {
+            let mut untagged = Vec::new();
+            let n = fieldpath::visit_matches(
                 &mut r.obj,
-                &split_field_path(p),
-                create.then_some(value),
-                &mut |f| {
-                    if let Err(e) = set_field(f, value, &delim, index) {
-                        failure = Some(e);
-                    }
-                },
-            );
-            if let Some(e) = failure {
-                return Err(e);
-            }
+                &fieldpath::smarter_split(p, '.'),
+                create,
+                &mut |t| set_field(t, value, target.options.as_ref(), &mut untagged),
+            )?;
+            r.untagged.extend(untagged);
             if n == 0 {
-                return Err(if create {
+                return Err(if create.is_some() {
                     format!("unable to find or create field \"{p}\" in replacement target")
                 } else {
                     format!("unable to find field \"{p}\" in replacement target")

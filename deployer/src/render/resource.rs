@@ -1,6 +1,6 @@
 //! Resources, their ids and the ordered resource map kustomize calls a `ResMap`.
 
-use super::value::{Map, Value};
+use crate::yaml::{Map, Value};
 
 /// Group/version/kind of an object (`apiVersion` split at the first `/`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -20,13 +20,6 @@ impl Gvk {
             group: group.to_string(),
             version: version.to_string(),
             kind: kind.to_string(),
-        }
-    }
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
         }
     }
     /// Cluster-scoped kinds of the Kubernetes API, which kustomize learns from its
@@ -83,6 +76,16 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("authorization.k8s.io", "SelfSubjectAccessReview"),
     ("authorization.k8s.io", "SelfSubjectRulesReview"),
 ];
+
+/// The node kyaml's `SetName`/`SetNamespace` leave: a quoted string when the node it
+/// replaces was one, else an untagged scalar read again by go-yaml.
+fn retagged(text: &str, keep_string: bool) -> Value {
+    if keep_string {
+        Value::Str(text.to_string())
+    } else {
+        super::fieldpath::set_untagged(text)
+    }
+}
 
 /// kyaml `ResId`: gvk, name and namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -155,6 +158,17 @@ pub struct Resource {
     /// `buildMetadata` tracking: where it came from, which transformers ran on it.
     pub origin: Option<super::origin::Origin>,
     pub transformations: Vec<super::origin::Origin>,
+    /// Fields holding a value node that kyaml shares between places (see
+    /// `transformers::set_entries`): the path and the setter's group.
+    pub links: Vec<(Vec<super::fieldspec::Seg>, u64)>,
+    /// `metadata.namespace` holds a string-tagged plain node (what the namespace
+    /// transformer writes), not a quoted one: a later `SetNamespace` then writes an untagged
+    /// plain node, which go-yaml reads again.
+    pub namespace_plain_tagged: bool,
+    /// Scalars a replacement created (kyaml: untagged plain nodes). The next strategic-merge
+    /// patch of the object passes every field through kyaml's `FieldSetter`, which quotes
+    /// such a node when YAML 1.1 would read its text as something other than a string.
+    pub untagged: Vec<Vec<super::fieldspec::Seg>>,
 }
 
 impl Resource {
@@ -169,19 +183,22 @@ impl Resource {
             ref_var_names: Vec::new(),
             origin: None,
             transformations: Vec::new(),
+            links: Vec::new(),
+            namespace_plain_tagged: false,
+            untagged: Vec::new(),
         }
     }
     pub fn kind(&self) -> &str {
-        self.obj.str_at(&["kind"]).unwrap_or("")
+        self.obj.text_at(&["kind"]).unwrap_or("")
     }
     pub fn api_version(&self) -> &str {
-        self.obj.str_at(&["apiVersion"]).unwrap_or("")
+        self.obj.text_at(&["apiVersion"]).unwrap_or("")
     }
     pub fn name(&self) -> &str {
-        self.obj.str_at(&["metadata", "name"]).unwrap_or("")
+        self.obj.text_at(&["metadata", "name"]).unwrap_or("")
     }
     pub fn namespace(&self) -> &str {
-        self.obj.str_at(&["metadata", "namespace"]).unwrap_or("")
+        self.obj.text_at(&["metadata", "namespace"]).unwrap_or("")
     }
     pub fn gvk(&self) -> Gvk {
         Gvk::from_api_version(self.api_version(), self.kind())
@@ -237,19 +254,30 @@ impl Resource {
     pub fn metadata_mut(&mut self) -> Option<&mut Map> {
         self.obj.map_entry("metadata")
     }
+    /// kyaml `SetName`: an untagged scalar (`NewScalarRNode`) that takes the style of the
+    /// node it replaces. A string that needed quotes stays quoted (and a string); any other
+    /// text is read again by go-yaml on output (a plain name `123` prints as a number).
     pub fn set_name(&mut self, name: &str) {
+        let keep_string = matches!(self.obj.path(&["metadata", "name"]), Some(Value::Str(_)));
         if let Some(m) = self.metadata_mut() {
-            m.insert("name".into(), Value::Str(name.to_string()));
+            m.insert("name".into(), retagged(name, keep_string));
         }
     }
+    /// kyaml `SetNamespace`: as [`Resource::set_name`]; empty removes the field.
     pub fn set_namespace(&mut self, ns: &str) {
+        let keep_string = !self.namespace_plain_tagged
+            && matches!(
+                self.obj.path(&["metadata", "namespace"]),
+                Some(Value::Str(_))
+            );
         if let Some(m) = self.metadata_mut() {
             if ns.is_empty() {
                 m.shift_remove("namespace");
             } else {
-                m.insert("namespace".into(), Value::Str(ns.to_string()));
+                m.insert("namespace".into(), retagged(ns, keep_string));
             }
         }
+        self.namespace_plain_tagged = false;
     }
     pub fn string_map(&self, field: &str) -> Vec<(String, String)> {
         match self.obj.path(&["metadata", field]) {
@@ -269,7 +297,7 @@ impl Resource {
     /// Whether the object is empty (a `$patch: delete` removed it).
     pub fn is_empty(&self) -> bool {
         match &self.obj {
-            Value::Null => true,
+            Value::Null(_) => true,
             Value::Map(m) => m.is_empty(),
             _ => false,
         }

@@ -4,10 +4,11 @@
 
 pub use super::accumulator::{Accumulator, parse_resources};
 use super::fieldspec::{FieldSpec, TransformerConfig};
-use super::kustomization::{Kustomization, PatchSpec};
+use super::kustomization::{Kustomization, Patch};
 use super::loader::Loader;
-use super::value::Value;
 use super::{RenderError, generators, replacements, transformers};
+use crate::yaml::Value;
+use std::path::Path;
 
 pub struct Target<'a> {
     pub ldr: Loader,
@@ -23,8 +24,7 @@ pub struct Target<'a> {
 
 impl<'a> Target<'a> {
     pub fn load(ldr: Loader, opts: &'a super::RenderOptions) -> Result<Target<'a>, RenderError> {
-        let (path, text) = ldr.kustomization_file()?;
-        let k = Kustomization::parse(&path.display().to_string(), &text)?;
+        let k = Kustomization::load(&ldr.root, &ldr.limits)?;
         let build_metadata = k.build_metadata.clone();
         let origin_dir = (!build_metadata.is_empty()).then(String::new);
         Ok(Target {
@@ -53,7 +53,9 @@ impl<'a> Target<'a> {
     /// The origin of what this kustomization's builtin plugin `kind` configures.
     fn plugin_origin(&self, kind: &str) -> Option<super::origin::Origin> {
         let dir = self.origin_dir.as_ref()?;
-        let name = std::path::Path::new(&self.k.file)
+        let name = self
+            .k
+            .file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -69,66 +71,66 @@ impl<'a> Target<'a> {
         }
     }
 
-    pub fn file(&self) -> &str {
+    pub fn file(&self) -> &Path {
         &self.k.file
     }
 
     fn invalid(&self, message: impl Into<String>) -> RenderError {
-        RenderError::Invalid {
-            context: self.file().to_string(),
-            message: message.into(),
+        RenderError::build(self.file(), message)
+    }
+
+    fn load_openapi(&self) -> Result<(), RenderError> {
+        if self.k.openapi.is_empty() {
+            return Ok(());
         }
+        // kustomize keeps one schema for the rest of the build once a kustomization sets
+        // it; only `path:` (a local JSON document) is supported.
+        if self.k.openapi.contains_key("version") && self.k.openapi.contains_key("path") {
+            return Err(RenderError::Field {
+                file: self.file().to_path_buf(),
+                line: 0,
+                field: "openapi".into(),
+                message: "builtin version and custom schema provided, cannot use both".into(),
+            });
+        }
+        let Some(path) = self.k.openapi.get("path") else {
+            return Err(RenderError::Unsupported {
+                file: self.file().to_path_buf(),
+                field: "openapi (only `path` is supported)".into(),
+            });
+        };
+        let (full, text) = self.ldr.load(path, self.file())?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| RenderError::Syntax {
+                file: full,
+                line: e.line(),
+                message: e.to_string(),
+            })?;
+        *self.schema.borrow_mut() = Some(std::rc::Rc::new(doc));
+        Ok(())
     }
 
     /// kustomize `accumulateTarget`; `acc` is empty unless this target is a component.
     pub fn accumulate(&self, mut acc: Accumulator) -> Result<Accumulator, RenderError> {
         if !self.k.crds.is_empty() {
             return Err(RenderError::Unsupported {
-                file: self.file().into(),
+                file: self.file().to_path_buf(),
                 field: "crds".into(),
             });
         }
-        if let Some(oa) = &self.k.openapi {
-            // kustomize keeps one schema for the rest of the build once a kustomization
-            // sets it; only `path:` (a local JSON document) is supported.
-            if oa.get("version").is_some() && oa.get("path").is_some() {
-                return Err(RenderError::InvalidField {
-                    file: self.file().into(),
-                    field: "openapi".into(),
-                    message: "builtin version and custom schema provided, cannot use both".into(),
-                });
-            }
-            let Some(path) = oa.str_at(&["path"]) else {
-                return Err(RenderError::Unsupported {
-                    file: self.file().into(),
-                    field: "openapi (only `path` is supported)".into(),
-                });
-            };
-            let text = self.ldr.load(path, self.file())?;
-            let doc: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| RenderError::InvalidField {
-                    file: self.file().into(),
-                    field: "openapi.path".into(),
-                    message: format!("{path}: {e}"),
-                })?;
-            *self.schema.borrow_mut() = Some(std::rc::Rc::new(doc));
-        }
+        self.load_openapi()?;
         for path in &self.k.resources {
             self.accumulate_path(&mut acc, path)?;
         }
         for c in &self.k.configurations {
-            let text = self.ldr.load(c, self.file())?;
-            let tc = TransformerConfig::parse(&text).map_err(|m| RenderError::InvalidField {
-                file: self.file().into(),
-                field: format!("configurations ({c})"),
-                message: m,
-            })?;
-            acc.config().merge(&tc);
+            let (full, text) = self.ldr.load(c, self.file())?;
+            let tc = TransformerConfig::parse(&full, &text, &self.ldr.limits)?;
+            acc.config_mut().merge(&tc);
         }
         self.run_generators(&mut acc)?;
         for c in &self.k.components {
             let t = self.child(c)?;
-            if t.k.kind != "Component" {
+            if !t.k.is_component() {
                 return Err(self.invalid(format!(
                     "accumulating components: accumulateDirectory: \"expected kind 'Component' for path '{}' but got '{}'\"",
                     t.ldr.root.display(),
@@ -140,8 +142,8 @@ impl<'a> Target<'a> {
         self.run_transformers(&mut acc)?;
         // kustomize `MergeVars`: a var binds to its object at the level declaring it.
         for var in &self.k.vars {
-            let name = var.str_at(&["name"]).unwrap_or("");
-            if acc.vars.iter().any(|v| v.str_at(&["name"]) == Some(name)) {
+            let name = &*var.name;
+            if acc.vars.iter().any(|v| &*v.name == name) {
                 return Err(self.invalid(format!("var '{name}' already encountered")));
             }
             let matched: Vec<usize> = (0..acc.resources.len())
@@ -164,14 +166,14 @@ impl<'a> Target<'a> {
     fn accumulate_path(&self, acc: &mut Accumulator, path: &str) -> Result<(), RenderError> {
         if path.contains("://") || path.starts_with("github.com/") || path.starts_with("git@") {
             return Err(RenderError::Unsupported {
-                file: self.file().into(),
+                file: self.file().to_path_buf(),
                 field: format!("resources: remote resource '{path}'"),
             });
         }
         let full = super::loader::clean(&self.ldr.root.join(path));
         if full.is_file() {
-            let text = self.ldr.load(path, self.file())?;
-            let mut rs = parse_resources(&text, &full.display().to_string())?;
+            let (file, text) = self.ldr.load(path, self.file())?;
+            let mut rs = parse_resources(&text, &file, &self.ldr.limits)?;
             if let Some(dir) = &self.origin_dir {
                 for r in rs.iter_mut() {
                     r.origin = Some(super::origin::Origin {
@@ -190,8 +192,8 @@ impl<'a> Target<'a> {
         }
         let t = self
             .child(path)
-            .map_err(|e| self.invalid(format!("accumulating resources: {e}")))?;
-        if t.k.kind == "Component" {
+            .map_err(|e| self.nested(e, "accumulating resources"))?;
+        if t.k.is_component() {
             return Err(self.invalid(format!(
                 "expected kind != 'Component' for path '{}'",
                 t.ldr.root.display()
@@ -199,82 +201,104 @@ impl<'a> Target<'a> {
         }
         let sub_acc = t
             .accumulate(Accumulator::default())
-            .map_err(|e| self.invalid(format!("accumulating resources: {e}")))?;
-        if let Some(tc) = &sub_acc.config {
-            acc.config().merge(tc);
+            .map_err(|e| self.nested(e, "accumulating resources"))?;
+        if let Some(tc) = &sub_acc.config
+            && !std::sync::Arc::ptr_eq(tc, &TransformerConfig::defaults())
+        {
+            acc.config_mut().merge(tc);
         }
         for v in sub_acc.vars {
-            let name = v.str_at(&["name"]).unwrap_or("");
-            if acc.vars.iter().any(|x| x.str_at(&["name"]) == Some(name)) {
-                return Err(self.invalid(format!("var '{name}' already encountered")));
+            if acc.vars.iter().any(|x| x.name == v.name) {
+                return Err(self.invalid(format!("var '{}' already encountered", &*v.name)));
             }
             acc.vars.push(v);
         }
         acc.append_all(sub_acc.resources, self.file())
     }
 
+    /// An error from a base, with kustomize's context words in front. A base that cannot
+    /// be loaded at all is reported by the kustomization naming it; any other error keeps
+    /// its own position (the file that is wrong is named once).
+    fn nested(&self, e: RenderError, step: &str) -> RenderError {
+        match e {
+            RenderError::Build { file, message } => RenderError::Build {
+                file,
+                message: format!("{step}: {message}"),
+            },
+            e @ (RenderError::MissingKustomization { .. }
+            | RenderError::NotADirectory { .. }
+            | RenderError::Io { .. }) => self.invalid(format!("{step}: {e}")),
+            other => other,
+        }
+    }
+
     fn run_generators(&self, acc: &mut Accumulator) -> Result<(), RenderError> {
         let global = self.k.generator_options.as_ref();
-        for args in &self.k.config_map_generator {
-            let mut r = generators::generate(args, global, false, &self.ldr, self.file())?;
+        for args in self.k.config_maps() {
+            let mut r = generators::generate(&args, global, false, &self.ldr, self.file())?;
             r.origin = self.plugin_origin("ConfigMapGenerator");
             acc.absorb(r, self.file())?;
         }
-        for args in &self.k.secret_generator {
-            let mut r = generators::generate(args, global, true, &self.ldr, self.file())?;
+        for args in self.k.secrets() {
+            let mut r = generators::generate(&args, global, true, &self.ldr, self.file())?;
             r.origin = self.plugin_origin("SecretGenerator");
             acc.absorb(r, self.file())?;
         }
         for g in &self.k.generators {
-            for cfg in self.plugin_configs(g, "generators")? {
-                super::plugins::generate(self, acc, &cfg)?;
+            for (file, cfg) in self.plugin_configs(g, "generators")? {
+                super::plugins::generate(self, acc, &file, &cfg)?;
             }
         }
         Ok(())
     }
 
     /// Entries of `generators:`/`transformers:`: inline YAML, a file of plugin configs,
-    /// or a kustomization directory whose resources are the configs.
-    pub fn plugin_configs(&self, entry: &str, field: &str) -> Result<Vec<Value>, RenderError> {
+    /// or a kustomization directory whose resources are the configs. Each config comes with
+    /// the file it was read from, for messages.
+    pub fn plugin_configs(
+        &self,
+        entry: &str,
+        field: &str,
+    ) -> Result<Vec<(std::path::PathBuf, Value)>, RenderError> {
         let inline = entry.contains('\n') || entry.trim_start().starts_with("apiVersion");
         if !inline && self.ldr.root.join(entry).is_dir() {
             let t = self.child(entry)?;
+            let file = t.file().to_path_buf();
             let acc = t.accumulate(Accumulator::default())?;
-            return Ok(acc.resources.into_iter().map(|r| r.obj).collect());
+            return Ok(acc
+                .resources
+                .into_iter()
+                .map(|r| (file.clone(), r.obj))
+                .collect());
         }
-        let text = if inline {
-            entry.to_string()
+        let (file, text) = if inline {
+            (self.file().to_path_buf(), entry.to_string())
         } else {
             self.ldr.load(entry, self.file())?
         };
-        super::yaml::parse_documents(&text).map_err(|message| RenderError::Yaml {
-            file: format!("{} ({field}: {entry})", self.file()),
-            message,
-        })
+        let docs = crate::yaml::parse_resources(&text, &self.ldr.limits).map_err(|e| {
+            RenderError::Syntax {
+                file: file.clone(),
+                line: e.line,
+                message: format!("{field}: {}", e.message),
+            }
+        })?;
+        Ok(docs.into_iter().map(|d| (file.clone(), d)).collect())
     }
 
     fn run_transformers(&self, acc: &mut Accumulator) -> Result<(), RenderError> {
         let k = &self.k;
-        let tc = acc.config().clone();
+        let tc = acc.shared_config();
         let wrap = |m: String| self.invalid(m);
         for p in &k.patches_strategic_merge {
-            self.apply_patch(
-                acc,
-                &PatchSpec {
-                    path: if p.contains('\n') {
-                        None
-                    } else {
-                        Some(p.clone())
-                    },
-                    patch: if p.contains('\n') {
-                        Some(p.clone())
-                    } else {
-                        None
-                    },
-                    ..Default::default()
-                },
-                "patchesStrategicMerge",
-            )?;
+            // An entry is a file path, or the patch itself (kustomize tries the file first).
+            let as_file = !p.contains('\n') && self.ldr.root.join(p.trim()).is_file();
+            let patch = Patch {
+                path: if as_file { p.clone() } else { String::new() },
+                patch: if as_file { String::new() } else { p.clone() },
+                ..Default::default()
+            };
+            self.apply_patch(acc, &patch, "patchesStrategicMerge")?;
         }
         if !k.patches_strategic_merge.is_empty() {
             self.ran(acc, "PatchStrategicMergeTransformer");
@@ -298,11 +322,13 @@ impl<'a> Target<'a> {
                 .map_err(wrap)?;
             self.ran(acc, "SuffixTransformer");
         }
-        for l in &k.labels {
-            let mut specs: Vec<FieldSpec> = Vec::new();
-            for f in &l.field_specs {
-                specs.push(FieldSpec::parse(f).map_err(wrap)?);
-            }
+        for (i, l) in k.labels.iter().enumerate() {
+            let mut specs = FieldSpec::all(&l.fields).map_err(|message| RenderError::Field {
+                file: self.file().to_path_buf(),
+                line: 0,
+                field: format!("labels[{i}].fields"),
+                message,
+            })?;
             let mut add = |more: &[FieldSpec]| {
                 for fs in more {
                     if !specs.iter().any(|x| x.gvk == fs.gvk && x.path == fs.path) {
@@ -344,8 +370,9 @@ impl<'a> Target<'a> {
             self.apply_patch(acc, p, "patchesJson6902")?;
             self.ran(acc, "PatchJson6902Transformer");
         }
-        for (name, count) in &k.replicas {
-            transformers::replicas(&mut acc.resources, name, *count, &tc.replicas).map_err(wrap)?;
+        for r in &k.replicas {
+            transformers::replicas(&mut acc.resources, &r.name, r.count, &tc.replicas)
+                .map_err(wrap)?;
             self.ran(acc, "ReplicaCountTransformer");
         }
         for img in &k.images {
@@ -353,12 +380,13 @@ impl<'a> Target<'a> {
             self.ran(acc, "ImageTagTransformer");
         }
         if !k.replacements.is_empty() {
-            replacements::run(self, &mut acc.resources, &k.replacements)?;
+            let reps = replacements::load(self, &k.replacements)?;
+            replacements::run(self.file(), &mut acc.resources, &reps)?;
             self.ran(acc, "ReplacementTransformer");
         }
         for t in &k.transformers {
-            for cfg in self.plugin_configs(t, "transformers")? {
-                super::plugins::transform(self, acc, &cfg)?;
+            for (file, cfg) in self.plugin_configs(t, "transformers")? {
+                super::plugins::transform(self, acc, &file, &cfg)?;
             }
         }
         Ok(())

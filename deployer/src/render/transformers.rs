@@ -2,10 +2,10 @@
 //! prefix/suffix, labels, annotations, images, replicas. Each follows the kustomize
 //! v5.5.0 plugin of the same name (`api/internal/builtins/*Transformer.go`).
 
-use super::fieldspec::{Create, FieldSpec, walk};
-use super::kustomization::ImageSpec;
+use super::fieldspec::{Create, FieldSpec, Seg, at_path, walk, walk_at};
+use super::kustomization::{Image, StrMap};
 use super::resource::{Gvk, Resource};
-use super::value::Value;
+use crate::yaml::Value;
 
 pub type TResult = Result<(), String>;
 
@@ -45,8 +45,12 @@ pub fn namespace(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> T
         r.store_previous_id();
         let gvk = r.gvk();
         let api_version = r.api_version().to_string();
-        if !gvk.is_cluster_scoped() {
-            r.set_namespace(ns);
+        // The namespace filter sets a string-tagged node (`SetEntry(.., NodeTagString)`).
+        if !gvk.is_cluster_scoped()
+            && let Some(m) = r.metadata_mut()
+        {
+            m.insert("namespace".into(), Value::Str(ns.to_string()));
+            r.namespace_plain_tagged = true;
         }
         let is_rb = gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding";
         if is_rb && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
@@ -126,14 +130,15 @@ pub fn prefix_suffix(
                 }
                 r.store_previous_id();
             }
+            // `SetScalar`: an untagged node, read again by go-yaml on output.
             walk(&mut r.obj, &fs.path, fs.create, Create::Scalar, &mut |v| {
                 let cur = v.scalar_text().unwrap_or_default();
-                *v = if prefix {
+                let new = if prefix {
                     format!("{text}{cur}")
                 } else {
                     format!("{cur}{text}")
-                }
-                .into();
+                };
+                *v = super::fieldpath::set_untagged(&new);
                 Ok(())
             })?;
         }
@@ -141,87 +146,113 @@ pub fn prefix_suffix(
     Ok(())
 }
 
-/// Sets string entries in the maps at the field specs (labels and annotations).
-pub fn set_entries(
-    resources: &mut [Resource],
-    pairs: &[(String, String)],
-    specs: &[FieldSpec],
-) -> TResult {
+/// Sets string entries in the maps at the field specs (labels and annotations), as
+/// kustomize's `filtersutil.SetEntry` does it, including its node sharing: one setter makes
+/// one value node per key, and every map where the key is new gets that same node (in every
+/// object). Where the key exists, the existing node is overwritten in place, so a later
+/// setter changes the value everywhere the earlier setter put its node: a base's
+/// `labels: {team: a}` with `includeTemplates` and an overlay's `labels: {team: b}` without
+/// it leave `team: b` in the templates too.
+pub fn set_entries(resources: &mut [Resource], pairs: &StrMap, specs: &[FieldSpec]) -> TResult {
     if pairs.is_empty() {
         return Ok(());
     }
-    for r in resources.iter_mut() {
-        let gvk = r.gvk();
-        on_specs(r, specs, &gvk, Create::Map, &mut |v| {
-            if v.is_null() {
-                return Ok(());
+    let mut keys: Vec<&String> = pairs.keys().collect();
+    keys.sort();
+    for key in keys {
+        let value = &pairs[key.as_str()];
+        let group = next_link_group();
+        let mut overwritten: Vec<u64> = Vec::new();
+        for r in resources.iter_mut() {
+            let gvk = r.gvk();
+            let mut made: Vec<Vec<Seg>> = Vec::new();
+            let links = r.links.clone();
+            for fs in specs {
+                if !fs.matches(&gvk) {
+                    continue;
+                }
+                walk_at(
+                    &mut r.obj,
+                    &fs.path,
+                    fs.create,
+                    Create::Map,
+                    &mut Vec::new(),
+                    &mut |v, at| {
+                        if v.is_null() {
+                            return Ok(());
+                        }
+                        let Value::Map(m) = v else {
+                            return Err("expected a mapping to set entries in".into());
+                        };
+                        let mut path = at.to_vec();
+                        path.push(Seg::Key(key.clone()));
+                        if m.contains_key(key.as_str()) {
+                            if let Some((_, g)) = links.iter().find(|(p, _)| *p == path) {
+                                overwritten.push(*g);
+                            }
+                        } else {
+                            made.push(path);
+                        }
+                        m.insert(key.clone(), Value::Str(value.clone()));
+                        Ok(())
+                    },
+                )
+                .map_err(|e| {
+                    format!(
+                        "considering field '{}' of object {}: {e}",
+                        fs.path.join("/"),
+                        r.cur_id().describe()
+                    )
+                })?;
             }
-            let Value::Map(m) = v else {
-                return Err("expected a mapping to set entries in".into());
-            };
-            for (k, val) in pairs {
-                m.insert(k.clone(), Value::Str(val.clone()));
+            r.links.extend(made.into_iter().map(|p| (p, group)));
+        }
+        if overwritten.is_empty() {
+            continue;
+        }
+        for r in resources.iter_mut() {
+            let targets: Vec<Vec<Seg>> = r
+                .links
+                .iter()
+                .filter(|(_, g)| overwritten.contains(g))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in targets {
+                if let Some(slot @ Value::Str(_)) = at_path(&mut r.obj, &p) {
+                    *slot = Value::Str(value.clone());
+                }
             }
-            Ok(())
-        })?;
+        }
     }
     Ok(())
 }
 
-/// Whether `image` names the image `name` (kustomize `IsImageMatched`: the name is used
-/// as a regular expression, unescaped, followed by an optional tag and digest).
-fn image_matches(re: &regex::Regex, image: &str) -> bool {
-    re.is_match(image)
+fn next_link_group() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Splits `name[:tag][@digest]`, ignoring a `:` of a registry port.
-fn split_image(image: &str) -> (String, String, String) {
-    let slash = image.find('/').filter(|&i| i > 0).unwrap_or(0);
-    let search = &image[slash..];
-    let id = search.find('@');
-    let ic = search.find(':');
-    match (ic, id) {
-        (None, None) => (image.to_string(), String::new(), String::new()),
-        (Some(c), Some(d)) if d > c => {
-            let (c, d) = (c + slash, d + slash);
-            (
-                image[..c].to_string(),
-                image[c + 1..d].to_string(),
-                image[d + 1..].to_string(),
-            )
-        }
-        (_, Some(d)) => {
-            let d = d + slash;
-            (
-                image[..d].to_string(),
-                String::new(),
-                image[d + 1..].to_string(),
-            )
-        }
-        (Some(c), _) => {
-            let c = c + slash;
-            (
-                image[..c].to_string(),
-                image[c + 1..].to_string(),
-                String::new(),
-            )
-        }
+/// kustomize's `imageTagUpdater.SetImageValue`: a new tag or digest replaces both old ones,
+/// `tagSuffix` extends the tag.
+fn new_image(value: &str, spec: &Image) -> String {
+    let (name, tag, digest) = crate::reference::split(value);
+    let mut name = name.to_string();
+    let (mut tag, mut digest) = (
+        tag.unwrap_or("").to_string(),
+        digest.unwrap_or("").to_string(),
+    );
+    if !spec.new_name.is_empty() {
+        name = spec.new_name.clone();
     }
-}
-
-fn new_image(value: &str, spec: &ImageSpec) -> String {
-    let (mut name, mut tag, mut digest) = split_image(value);
-    if let Some(n) = spec.new_name.as_deref().filter(|s| !s.is_empty()) {
-        name = n.to_string();
-    }
-    let new_tag = spec.new_tag.as_deref().unwrap_or("");
-    let new_digest = spec.digest.as_deref().unwrap_or("");
-    if !new_tag.is_empty() {
-        tag = new_tag.to_string();
-        digest = new_digest.to_string();
-    } else if !new_digest.is_empty() {
+    if !spec.new_tag.is_empty() {
+        tag = spec.new_tag.clone();
+        digest = spec.digest.clone();
+    } else if !spec.digest.is_empty() {
         tag.clear();
-        digest = new_digest.to_string();
+        digest = spec.digest.clone();
+    } else if !spec.tag_suffix.is_empty() {
+        tag.push_str(&spec.tag_suffix);
+        digest.clear();
     }
     if !tag.is_empty() {
         name = format!("{name}:{tag}");
@@ -234,26 +265,20 @@ fn new_image(value: &str, spec: &ImageSpec) -> String {
 
 /// `images:`: every `image` under any `containers`/`initContainers` list (kustomize's
 /// legacy walk), then the image field specs.
-pub fn images(resources: &mut [Resource], spec: &ImageSpec, specs: &[FieldSpec]) -> TResult {
-    let Ok(re) = regex::Regex::new(&format!(
-        "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
-        spec.name
-    )) else {
-        return Ok(());
-    };
+pub fn images(resources: &mut [Resource], spec: &Image, specs: &[FieldSpec]) -> TResult {
     let mut update = |v: &mut Value| -> TResult {
         match v {
             Value::Str(s) => {
-                if image_matches(&re, s) {
+                if spec.name.is_match(s) {
                     *s = new_image(s, spec);
                 }
                 Ok(())
             }
-            Value::Null => Ok(()),
+            Value::Null(_) => Ok(()),
             Value::Map(_) | Value::Seq(_) => Err("image must be a scalar".into()),
             other => {
                 let t = other.scalar_text().unwrap_or_default();
-                if image_matches(&re, &t) {
+                if spec.name.is_match(&t) {
                     *other = Value::Str(new_image(&t, spec));
                 }
                 Ok(())
@@ -322,7 +347,7 @@ pub fn replicas(
             }
             found = true;
             walk(&mut r.obj, &fs.path, fs.create, Create::Scalar, &mut |v| {
-                *v = Value::Int(count);
+                *v = Value::int(count);
                 Ok(())
             })?;
         }
@@ -338,33 +363,40 @@ pub fn replicas(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::render::kustomization::ImagePattern;
 
     #[test]
-    fn image_split_handles_ports_and_digests() {
-        assert_eq!(split_image("nginx"), ("nginx".into(), "".into(), "".into()));
-        assert_eq!(
-            split_image("nginx:1.2"),
-            ("nginx".into(), "1.2".into(), "".into())
-        );
-        assert_eq!(
-            split_image("reg:5000/app@sha256:ab"),
-            ("reg:5000/app".into(), "".into(), "sha256:ab".into())
-        );
-        assert_eq!(
-            split_image("reg:5000/app:v1@sha256:ab"),
-            ("reg:5000/app".into(), "v1".into(), "sha256:ab".into())
-        );
-    }
-
-    #[test]
-    fn new_tag_replaces_digest() {
-        let spec = ImageSpec {
-            name: "nginx".into(),
-            new_name: Some("my/nginx".into()),
-            new_tag: Some("2".into()),
-            digest: None,
+    fn new_image_table() {
+        let img = |new_name: &str, new_tag: &str, digest: &str, tag_suffix: &str| Image {
+            name: ImagePattern::new("nginx").unwrap(),
+            new_name: new_name.into(),
+            new_tag: new_tag.into(),
+            digest: digest.into(),
+            tag_suffix: tag_suffix.into(),
         };
-        assert_eq!(new_image("nginx@sha256:ab", &spec), "my/nginx:2");
+        let rows: &[(&str, Image, &str)] = &[
+            (
+                "nginx@sha256:ab",
+                img("my/nginx", "2", "", ""),
+                "my/nginx:2",
+            ),
+            ("nginx:1", img("", "", "sha256:cd", ""), "nginx@sha256:cd"),
+            (
+                "nginx:1@sha256:ab",
+                img("", "2", "sha256:cd", ""),
+                "nginx:2@sha256:cd",
+            ),
+            (
+                "nginx:1@sha256:ab",
+                img("", "", "", "-alpine"),
+                "nginx:1-alpine",
+            ),
+            ("reg:5000/nginx", img("", "3", "", ""), "reg:5000/nginx:3"),
+        ];
+        for (input, spec, want) in rows {
+            assert_eq!(new_image(input, spec), *want, "{input}");
+        }
     }
 }

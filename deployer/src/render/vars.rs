@@ -3,65 +3,17 @@
 //! var names (its final, prefixed/hashed form). A string that is exactly `$(NAME)` takes
 //! the field's type (kustomize `refvar.DoReplacements`).
 
+use super::fieldpath;
 use super::fieldspec::{Create, FieldSpec, walk};
-use super::resource::Resource;
-use super::value::Value;
+use super::kustomization::Var;
+use super::resource::{Gvk, ResId, Resource};
+use crate::yaml::Value;
 use std::collections::HashMap;
 
-/// Splits a field path like `spec.containers[0].ports[name=http].port` at dots outside
-/// brackets, then separates `[...]` selectors into their own segments.
-pub fn split_field_path(p: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut depth = 0;
-    for c in p.chars() {
-        match c {
-            '[' => {
-                if depth == 0 && !cur.is_empty() {
-                    parts.push(std::mem::take(&mut cur));
-                }
-                depth += 1;
-                cur.push(c);
-            }
-            ']' => {
-                depth -= 1;
-                cur.push(c);
-                if depth == 0 {
-                    parts.push(std::mem::take(&mut cur));
-                }
-            }
-            '.' if depth == 0 => {
-                if !cur.is_empty() {
-                    parts.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        parts.push(cur);
-    }
-    parts
-}
-
-/// Reads a field by a dotted path with `[index]` and `[key=value]` selectors.
+/// Reads a var's field: kyaml `GetFieldValue` (`ports[0]` indexes a list).
 pub fn get_field<'v>(obj: &'v Value, path: &str) -> Option<&'v Value> {
-    let mut cur = obj;
-    for seg in split_field_path(path) {
-        cur = if let Some(inner) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            let items = cur.as_seq()?;
-            if let Some((k, v)) = inner.split_once('=') {
-                items
-                    .iter()
-                    .find(|i| i.get(k).and_then(Value::scalar_text).as_deref() == Some(v))?
-            } else {
-                items.get(inner.parse::<usize>().ok()?)?
-            }
-        } else {
-            cur.get(&seg)?
-        };
-    }
-    Some(cur)
+    let fields = fieldpath::convert_slice_index(fieldpath::smarter_split(path, '.'));
+    fieldpath::lookup(obj, &fields).ok().flatten()
 }
 
 fn expand(input: &str, vars: &HashMap<String, Value>, used: &mut Vec<String>) -> Value {
@@ -119,7 +71,7 @@ fn replace_in(
     used: &mut Vec<String>,
 ) -> Result<(), String> {
     match v {
-        Value::Null => Ok(()),
+        Value::Null(_) => Ok(()),
         Value::Str(s) => {
             *v = expand(s, vars, used);
             Ok(())
@@ -145,34 +97,48 @@ fn replace_in(
     }
 }
 
-/// Whether a var's `objref` names `r` (by current or previous id; group/version are
-/// compared only when the objref gives them).
-pub fn objref_matches(var: &Value, r: &Resource) -> bool {
-    let kind = var.str_at(&["objref", "kind"]).unwrap_or("");
-    let obj_name = var.str_at(&["objref", "name"]).unwrap_or("");
-    let api = var.str_at(&["objref", "apiVersion"]).unwrap_or("");
-    let ns = var.str_at(&["objref", "namespace"]).unwrap_or("");
+/// Whether a var's `objref` names `r` by its current or a previous id: kustomize
+/// `MergeVars` compares group, version, kind and name exactly, and the namespace too when
+/// the objref gives one (or the kind is cluster-scoped).
+pub fn objref_matches(var: &Var, r: &Resource) -> bool {
+    let o = &var.objref;
+    let (group, version) = match o.api_version.split_once('/') {
+        _ if o.api_version.is_empty() => (o.group.as_str(), o.version.as_str()),
+        Some((g, v)) => (g, v),
+        None => ("", o.api_version.as_str()),
+    };
+    let want = ResId {
+        gvk: Gvk {
+            group: group.to_string(),
+            version: version.to_string(),
+            kind: o.kind.clone(),
+        },
+        name: o.name.clone(),
+        namespace: o.namespace.clone(),
+    };
+    let with_ns = !o.namespace.is_empty() || want.gvk.is_cluster_scoped();
     std::iter::once(r.cur_id())
         .chain(r.prev_ids.iter().cloned())
         .any(|id| {
-            id.name == obj_name
-                && id.gvk.kind == kind
-                && (api.is_empty() || id.gvk.api_version() == api)
-                && (ns.is_empty() || id.effective_namespace() == ns)
+            id.gvk == want.gvk
+                && id.name == want.name
+                && (!with_ns || id.effective_namespace() == want.effective_namespace())
         })
 }
 
 pub fn resolve(
     resources: &mut [Resource],
-    vars: &[Value],
+    vars: &[Var],
     specs: &[FieldSpec],
 ) -> Result<(), String> {
     let mut values: HashMap<String, Value> = HashMap::new();
     for var in vars {
-        let name = var.str_at(&["name"]).ok_or("a var has no name")?;
-        let path = var
-            .str_at(&["fieldref", "fieldpath"])
-            .unwrap_or("metadata.name");
+        let name = &*var.name;
+        let path = if var.fieldref.field_path.is_empty() {
+            "metadata.name"
+        } else {
+            var.fieldref.field_path.as_str()
+        };
         let r = resources
             .iter()
             .find(|r| r.ref_var_names.iter().any(|n| n == name))
@@ -206,20 +172,12 @@ mod tests {
     #[test]
     fn expansion_keeps_type_of_whole_reference() {
         let mut vars = HashMap::new();
-        vars.insert("PORT".to_string(), Value::Int(80));
+        vars.insert("PORT".to_string(), Value::int(80));
         let mut used = Vec::new();
-        assert_eq!(expand("$(PORT)", &vars, &mut used), Value::Int(80));
+        assert_eq!(expand("$(PORT)", &vars, &mut used), Value::int(80));
         assert_eq!(
             expand("p=$(PORT) $$ $(X)", &vars, &mut used),
             Value::Str("p=80 $ $(X)".into())
-        );
-    }
-
-    #[test]
-    fn field_paths_with_indexes() {
-        assert_eq!(
-            split_field_path("a.b[0].c[name=x].d"),
-            vec!["a", "b", "[0]", "c", "[name=x]", "d"]
         );
     }
 }

@@ -27,6 +27,10 @@ fn help_documents_the_exit_statuses_and_exits_zero() {
         "0   success",
         "1   failure",
         "2   nothing to do",
+        "3   unhealthy",
+        "4   refused by a guard",
+        "5   diff: error",
+        "6   status: an object is out of sync",
         "64  usage error",
     ] {
         assert!(help.contains(line), "{help}");
@@ -244,4 +248,29 @@ fn promote_git_branch_from_the_cli() {
     assert!(
         git(&repo, &["log", "-1", "--format=%s"]).starts_with("promote staging to prod: frontend")
     );
+}
+
+#[test]
+fn images_without_a_directory_mentions_all() {
+    let out = deployer(&["images"], Path::new("."));
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("<OVERLAY_DIR|--all>"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Each failure is one line naming the path, with the cause once (not repeated by the
+/// error chain).
+#[test]
+fn errors_are_one_line_with_the_cause_once() {
+    let out = deployer(&["render", "/nonexistent"], Path::new("."));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    let out = deployer(&["set-image", "/nonexistent", "a:v1"], Path::new("."));
+    // The same problem is worded the same way by every command.
+    assert_eq!(text(&out.stderr), err);
 }

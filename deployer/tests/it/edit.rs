@@ -163,7 +163,12 @@ fn unknown_name_is_added_in_name_order_with_the_neighbours_layout() {
     assert_eq!(out, expected);
     // The added entries are real entries.
     let parsed = edit::kustomization::parse(Path::new("k.yaml"), &out).unwrap();
-    let names: Vec<_> = parsed.images.iter().map(|i| i.entry.reference()).collect();
+    let names: Vec<_> = parsed
+        .images()
+        .unwrap()
+        .iter()
+        .map(|i| i.entry.reference())
+        .collect();
     assert_eq!(
         names,
         [
@@ -549,18 +554,31 @@ fn edits_agree_with_the_kustomize_model_on_many_inputs() {
                         panic!("{list:?} on\n{file}\nproduced invalid YAML:\n{out}\n{e}")
                     });
                 // The model: entries by name, each argument applied in turn.
-                let mut model: Vec<edit::ImageEntry> =
-                    before.images.iter().map(|i| i.entry.clone()).collect();
+                let mut model: Vec<edit::ImageEntry> = before
+                    .images()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.entry.clone())
+                    .collect();
                 for spec in specs(&list) {
                     match model.iter_mut().find(|e| e.name == spec.name) {
                         Some(e) => *e = edit::ImageEntry::apply(Some(e), &spec),
                         None => model.push(edit::ImageEntry::apply(None, &spec)),
                     }
                 }
-                let mut got: Vec<_> = after.images.iter().map(|i| i.entry.clone()).collect();
+                let mut got: Vec<_> = after
+                    .images()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.entry.clone())
+                    .collect();
                 // Pre-existing entries keep their relative order.
-                let old_names: Vec<_> =
-                    before.images.iter().map(|i| i.entry.name.clone()).collect();
+                let old_names: Vec<_> = before
+                    .images()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.entry.name.clone())
+                    .collect();
                 let kept: Vec<_> = got
                     .iter()
                     .map(|e| e.name.clone())

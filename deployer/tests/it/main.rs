@@ -1,5 +1,7 @@
 mod cli;
+mod cluster;
 mod edit;
 mod images;
 mod overlays;
+mod regressions;
 mod render;

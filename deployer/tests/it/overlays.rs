@@ -6,7 +6,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use yaml_rust2::{Yaml, YamlLoader};
+use serde_json::Value as Yaml;
+
+/// The documents of a YAML stream as JSON values (read with deployer's YAML core).
+pub(crate) fn parse_stream(text: &str) -> Vec<Yaml> {
+    deployer::yaml::parse_resources(text, &deployer::yaml::Limits::default())
+        .unwrap()
+        .into_iter()
+        .map(|v| deployer::yaml::value::to_json(v).unwrap())
+        .collect()
+}
 
 fn config_repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../config-repo")
@@ -50,7 +59,7 @@ fn deployer_render(dir: &Path) -> Result<String, String> {
 }
 
 fn docs(dir: &Path) -> Vec<Yaml> {
-    YamlLoader::load_from_str(&kubectl_kustomize(dir)).unwrap()
+    parse_stream(&kubectl_kustomize(dir))
 }
 
 fn find<'a>(docs: &'a [Yaml], kind: &str, name: &str) -> &'a Yaml {
@@ -117,15 +126,15 @@ fn kustomization_files_use_no_deprecated_fields() {
     ];
     for dir in kustomization_dirs() {
         let text = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
-        let doc = &YamlLoader::load_from_str(&text).unwrap()[0];
+        let doc = &parse_stream(&text)[0];
         for field in DEPRECATED {
             assert!(
-                doc[field].is_badvalue(),
+                doc[field].is_null(),
                 "{}: deprecated field {field}",
                 dir.display()
             );
         }
-        if let Some(labels) = doc["labels"].as_vec() {
+        if let Some(labels) = doc["labels"].as_array() {
             for l in labels {
                 assert_ne!(
                     l["includeSelectors"].as_bool(),
@@ -237,14 +246,14 @@ fn overlays_have_namespace_config_and_probes_on_the_real_endpoints() {
                     "{env}/{deploy}: no {r}.memory"
                 );
                 assert!(
-                    !c["resources"][r]["cpu"].is_badvalue(),
+                    !c["resources"][r]["cpu"].is_null(),
                     "{env}/{deploy}: no {r}.cpu"
                 );
             }
             // Grace period covers PRESTOP_DELAY + SHUTDOWN_TIMEOUT (5s + 5s).
             assert!(pod["terminationGracePeriodSeconds"].as_i64().unwrap() > 10);
             // The selector is exactly the name label: nothing an overlay adds may enter it.
-            let sel = d["spec"]["selector"]["matchLabels"].as_hash().unwrap();
+            let sel = d["spec"]["selector"]["matchLabels"].as_object().unwrap();
             assert_eq!(sel.len(), 1, "{env}/{deploy}: selector {sel:?}");
             find(&docs, "PodDisruptionBudget", deploy);
         }
@@ -256,7 +265,7 @@ fn overlays_have_namespace_config_and_probes_on_the_real_endpoints() {
             Some("frontend-service")
         );
         assert_eq!(
-            !ingress["spec"]["tls"].is_badvalue(),
+            !ingress["spec"]["tls"].is_null(),
             env == "prod",
             "{env}: TLS only (and always) in prod"
         );
@@ -270,7 +279,7 @@ fn prod_is_sized_for_availability() {
         let d = find(&docs, "Deployment", name);
         assert!(d["spec"]["replicas"].as_i64().unwrap() >= 3, "{name}");
         let spread = d["spec"]["template"]["spec"]["topologySpreadConstraints"]
-            .as_vec()
+            .as_array()
             .unwrap();
         let keys: Vec<_> = spread
             .iter()
@@ -314,9 +323,9 @@ fn agent_rbac_is_namespaced_and_has_no_wildcards_or_secrets() {
         ]
     );
     for role in roles {
-        for rule in role["rules"].as_vec().unwrap() {
+        for rule in role["rules"].as_array().unwrap() {
             for field in ["apiGroups", "resources", "verbs"] {
-                for v in rule[field].as_vec().unwrap() {
+                for v in rule[field].as_array().unwrap() {
                     assert_ne!(v.as_str(), Some("*"), "wildcard in {field}");
                     assert_ne!(
                         v.as_str(),
@@ -339,7 +348,7 @@ fn agent_rbac_is_namespaced_and_has_no_wildcards_or_secrets() {
     let agent = find(&docs, "Deployment", "deployer-agent");
     assert_eq!(
         agent["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
-        Some("deployer-agent")
+        Some("deployer-agent-prod")
     );
     assert_eq!(agent["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
 }

@@ -51,7 +51,10 @@ fn cases(sub: &str) -> Vec<Case> {
             name: dir.file_name().unwrap().to_string_lossy().into_owned(),
             root: dir.join(root.trim()),
             dir,
-            opts: RenderOptions { load_restrictor },
+            opts: RenderOptions {
+                load_restrictor,
+                ..Default::default()
+            },
         });
     }
     out

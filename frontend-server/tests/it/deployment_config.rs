@@ -1,48 +1,50 @@
 //! Issue 10 point 5: unknown pages behave the same wherever the stack runs. `FALLBACK` is
 //! read from every place that starts frontend-server — `docker-compose.yml`, `make run`
 //! (`scripts/run-local.sh`) and each overlay of `config-repo/` (all of them, so a new
-//! overlay is covered) — and must be the same valid mode everywhere.
+//! overlay is covered; rendered by the deployer, so the value is what the cluster gets) —
+//! and must be the same valid mode everywhere. YAML is read with the deployer's parser, the
+//! project's one YAML reader.
 
 use std::path::Path;
 
+use deployer::yaml::{Limits, Value};
 use frontend_server::{FallbackMode, FrontendConfig};
-use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::support::{repo_root, vars};
 
 /// The mode all three places use: Gatsby's own convention (`404.html` with 404).
 const EXPECTED: FallbackMode = FallbackMode::Gatsby;
 
-fn load_yaml(path: &Path) -> Yaml {
+fn parse_yaml(text: &str) -> Value {
+    deployer::yaml::parse_one(text, &Limits::default()).unwrap_or_else(|e| panic!("not YAML: {e}"))
+}
+
+fn load_yaml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    YamlLoader::load_from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("{} is empty", path.display()))
+    parse_yaml(&text)
 }
 
 /// `environment:` of a compose service, as a map or as a list of `KEY=value`.
-fn compose_fallback(compose: &Yaml, service: &str) -> Option<String> {
-    let env = &compose["services"][service]["environment"];
-    if let Some(value) = env["FALLBACK"].as_str() {
+fn compose_fallback(compose: &Value, service: &str) -> Option<String> {
+    let env = compose.path(&["services", service, "environment"])?;
+    if let Some(value) = env.get("FALLBACK").and_then(Value::as_str) {
         return Some(value.to_owned());
     }
-    env.as_vec()?
+    env.as_seq()?
         .iter()
-        .filter_map(Yaml::as_str)
+        .filter_map(Value::as_str)
         .find_map(|kv| kv.strip_prefix("FALLBACK=").map(str::to_owned))
 }
 
-/// The `FALLBACK=` literal of the `frontend-config` generator of a kustomization.
-fn overlay_fallback(kustomization: &Yaml) -> Option<String> {
-    kustomization["configMapGenerator"]
-        .as_vec()?
+/// `FALLBACK` of the rendered `frontend-config` ConfigMap of an overlay.
+fn overlay_fallback(dir: &Path) -> Option<String> {
+    let objects = deployer::render::build_objects(dir, &Default::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    objects
         .iter()
-        .filter(|g| g["name"].as_str() == Some("frontend-config"))
-        .flat_map(|g| g["literals"].as_vec().cloned().unwrap_or_default())
-        .find_map(|l| l.as_str()?.strip_prefix("FALLBACK=").map(str::to_owned))
+        .filter(|o| o.kind == "ConfigMap" && o.name.starts_with("frontend-config"))
+        .find_map(|o| o.body["data"]["FALLBACK"].as_str().map(str::to_owned))
 }
 
 /// The default in `fallback="${FALLBACK:-…}"` of the run script (exactly one such line).
@@ -89,10 +91,9 @@ fn fallback_is_the_same_in_compose_make_run_and_every_overlay() {
     dirs.sort();
     assert!(dirs.len() >= 3, "overlays found: {dirs:?}");
     for dir in dirs {
-        let file = dir.join("kustomization.yaml");
-        let place = file.strip_prefix(&root).unwrap().display().to_string();
-        let value = overlay_fallback(&load_yaml(&file))
-            .unwrap_or_else(|| panic!("{place}: frontend-config has no FALLBACK literal"));
+        let place = dir.strip_prefix(&root).unwrap().display().to_string();
+        let value = overlay_fallback(&dir)
+            .unwrap_or_else(|| panic!("{place}: the rendered frontend-config has no FALLBACK"));
         places.push((place, value));
     }
 
@@ -107,19 +108,24 @@ fn fallback_is_the_same_in_compose_make_run_and_every_overlay() {
 
 #[test]
 fn the_readers_find_what_they_look_for() {
-    let compose = YamlLoader::load_from_str(
-        "services:\n  frontend:\n    environment:\n      - A=1\n      - FALLBACK=spa\n",
-    )
-    .unwrap();
+    let compose =
+        parse_yaml("services:\n  frontend:\n    environment:\n      - A=1\n      - FALLBACK=spa\n");
     assert_eq!(
-        compose_fallback(&compose[0], "frontend").as_deref(),
+        compose_fallback(&compose, "frontend").as_deref(),
         Some("spa")
     );
-    let k = YamlLoader::load_from_str(
+    let compose = parse_yaml("services:\n  frontend:\n    environment:\n      FALLBACK: spa\n");
+    assert_eq!(
+        compose_fallback(&compose, "frontend").as_deref(),
+        Some("spa")
+    );
+    let overlay = tempfile::tempdir().unwrap();
+    std::fs::write(
+        overlay.path().join("kustomization.yaml"),
         "configMapGenerator:\n  - name: api-config\n    literals: [FALLBACK=x]\n  - name: frontend-config\n    literals: [A=1, FALLBACK=spa]\n",
     )
     .unwrap();
-    assert_eq!(overlay_fallback(&k[0]).as_deref(), Some("spa"));
+    assert_eq!(overlay_fallback(overlay.path()).as_deref(), Some("spa"));
     assert_eq!(
         run_local_fallback("x=1\nfallback=\"${FALLBACK:-spa}\"\n").as_deref(),
         Some("spa")

@@ -1,0 +1,8 @@
+//! deployer sync / diff / status against a real Kubernetes control plane
+//! (scripts/controlplane.sh: kube-apiserver, etcd, controller-manager, scheduler, kwok).
+
+mod faults;
+mod harness;
+mod rbac;
+mod scenarios;
+mod standin;
