@@ -48,6 +48,8 @@ pub use config::{FallbackMode, FrontendConfig};
 pub enum StartupError {
     #[error(transparent)]
     SiteRoot(#[from] static_files::SiteRootError),
+    #[error(transparent)]
+    Upstream(#[from] upstream::UpstreamError),
 }
 
 /// State shared by every worker (cheap to clone).
@@ -71,7 +73,7 @@ impl AppState {
             config.upstream_timeout,
             config.upstream_connect_timeout,
             config.server.max_body_size,
-        );
+        )?;
         Ok(Self {
             config,
             readiness: Readiness::new(),

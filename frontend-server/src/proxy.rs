@@ -25,9 +25,15 @@
 //!   head, `UPSTREAM_TIMEOUT` bounds each wait between body reads (like nginx
 //!   `proxy_read_timeout`); a stall then cuts the response off.
 //!
-//! The HTTP client and its pool are [`crate::upstream`].
+//! The HTTP client (reqwest, one per worker) and its pool are [`crate::upstream`].
 
-use std::{cell::Cell, io, rc::Rc};
+use std::{
+    io,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use actix_web::{
     HttpMessage as _, HttpRequest, HttpResponse,
@@ -43,7 +49,7 @@ use service_kit::{
 
 use crate::{
     path_safety::{self, PathRejection},
-    upstream::{Failure, RequestBody, ResponseBody, Upstream},
+    upstream::{self, ResponseBody, Upstream},
 };
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the
@@ -80,8 +86,8 @@ const SET_BY_PROXY: &[&str] = &[
 
 /// Answers a request under `/api/` from the upstream.
 pub async fn forward(req: HttpRequest, payload: web::Payload, upstream: &Upstream) -> HttpResponse {
-    // A dot-segment would be resolved by the upstream, letting `/api/../healthz` reach the
-    // api's `/healthz`: refuse it as the static side does.
+    // A dot-segment would be resolved by the upstream (and by the URL parser), letting
+    // `/api/../healthz` reach the api's `/healthz`: refuse it as the static side does.
     let path = req.uri().path();
     if !path_safety::is_plain(path)
         && let Err(PathRejection::Malformed(reason)) = path_safety::parse(path)
@@ -89,51 +95,40 @@ pub async fn forward(req: HttpRequest, payload: web::Payload, upstream: &Upstrea
         return json_error(StatusCode::BAD_REQUEST, reason);
     }
     let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let (Ok(method), Ok(uri)) = (
-        http::Method::from_bytes(req.method().as_str().as_bytes()),
-        http::Uri::try_from(target),
+    let (Ok(method), Some(url)) = (
+        reqwest::Method::from_bytes(req.method().as_str().as_bytes()),
+        upstream.url(target),
     ) else {
         return json_error(
             StatusCode::BAD_REQUEST,
             "request target cannot be forwarded",
         );
     };
-    let too_large = Rc::new(Cell::new(false));
-    let body = if has_body(&req) {
-        RequestBody::Payload {
-            payload: payload.into_inner(),
-            seen: 0,
-            limit: upstream.max_body_bytes(),
-            too_large: Rc::clone(&too_large),
-        }
-    } else {
-        RequestBody::Empty
-    };
-    let mut upstream_req = http::Request::new(body);
-    *upstream_req.method_mut() = method;
-    *upstream_req.uri_mut() = uri;
+    // Built whole and handed over: `RequestBuilder::headers` would look up and replace
+    // each header of an existing map.
+    let mut upstream_req = reqwest::Request::new(method, url);
     *upstream_req.headers_mut() = request_headers(&req);
+    let too_large = Arc::new(AtomicBool::new(false));
+    if has_body(&req) {
+        *upstream_req.body_mut() = Some(upstream::request_body(
+            payload.into_inner(),
+            upstream.max_body_bytes(),
+            Arc::clone(&too_large),
+        ));
+    }
 
     // The deadline covers the whole exchange up to the response head, the client's body
-    // upload included; README documents this.
+    // upload included (reqwest gives no hook for "body sent"); README documents this.
     match tokio::time::timeout(upstream.timeout(), upstream.send(upstream_req)).await {
-        Ok(Ok((response, lease))) => {
-            let (head, incoming) = response.into_parts();
+        Ok(Ok(response)) => {
+            let (head, incoming) = http::Response::<reqwest::Body>::from(response).into_parts();
             relay_response(&req, head, |declared, bodiless| {
-                if bodiless {
-                    ResponseBody::discard(incoming, lease);
-                    None
-                } else {
-                    Some(ResponseBody::new(
-                        incoming,
-                        lease,
-                        declared,
-                        upstream.timeout(),
-                    ))
-                }
+                // A body the client gets none of is dropped: its connection is reused if
+                // the upstream sent none either, else closed.
+                (!bodiless).then(|| ResponseBody::new(incoming, declared, upstream.timeout()))
             })
         }
-        Ok(Err(failure)) => upstream_failure(&failure, too_large.get(), &req),
+        Ok(Err(err)) => upstream_failure(&err, too_large.load(Ordering::Acquire), &req),
         Err(_) => {
             tracing::warn!(path = %req.path(), "upstream timed out before answering");
             json_error(
@@ -155,30 +150,16 @@ fn has_body(req: &HttpRequest) -> bool {
     declared || req.headers().contains_key(header::TRANSFER_ENCODING)
 }
 
-fn upstream_failure(failure: &Failure, too_large: bool, req: &HttpRequest) -> HttpResponse {
+fn upstream_failure(err: &reqwest::Error, too_large: bool, req: &HttpRequest) -> HttpResponse {
     if too_large {
         return json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request body exceeds MAX_BODY_SIZE",
         );
     }
-    let (status, message) = classify(failure);
-    tracing::warn!(path = %req.path(), status = status.as_u16(), error = %failure, "upstream request failed");
+    let (status, message) = upstream::classify(err);
+    tracing::warn!(path = %req.path(), status = status.as_u16(), error = %upstream::error_chain(err), "upstream request failed");
     json_error(status, message)
-}
-
-/// Status and message for an upstream failure before the response head: any failure to
-/// connect (refused, unreachable, or `UPSTREAM_CONNECT_TIMEOUT`) is 502, as documented;
-/// 504 is for an upstream that accepted the request and did not answer in time (the
-/// caller's deadline).
-fn classify(failure: &Failure) -> (StatusCode, &'static str) {
-    match failure {
-        Failure::Connect(_) => (StatusCode::BAD_GATEWAY, "cannot connect to the upstream"),
-        Failure::Exchange(_) => (
-            StatusCode::BAD_GATEWAY,
-            "the upstream failed before answering",
-        ),
-    }
 }
 
 /// Whether `name` is one of the comma-separated tokens of the `Connection` values
@@ -392,14 +373,6 @@ mod tests {
         assert_eq!(host_without_port("example.com"), "example.com");
         assert_eq!(host_without_port("[::1]:8080"), "[::1]");
         assert_eq!(host_without_port("[::1]"), "[::1]");
-    }
-
-    #[test]
-    fn connect_failures_are_502_even_when_they_time_out() {
-        let timed_out = Failure::Connect(io::Error::new(io::ErrorKind::TimedOut, "x"));
-        assert_eq!(classify(&timed_out).0, StatusCode::BAD_GATEWAY);
-        let refused = Failure::Connect(io::Error::from(io::ErrorKind::ConnectionRefused));
-        assert_eq!(classify(&refused).0, StatusCode::BAD_GATEWAY);
     }
 
     #[test]

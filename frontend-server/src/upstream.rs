@@ -1,56 +1,54 @@
-//! The proxy's HTTP/1.1 client: hyper's client connections, pooled per worker thread.
+//! The proxy's HTTP/1.1 client: one `reqwest::Client` per worker thread, configured once.
 //!
-//! reqwest (named for the proxy in the design) is a client for applications: every request
-//! goes through its URL type (parsed from a string, turned into a `Uri`, parsed again by
-//! its redirect layer), a redirect layer and a retry layer, a copy of the header map and a
-//! pool shared by all threads behind a mutex. For a reverse proxy that forwards a path it
-//! already has, to one fixed upstream, with redirects passed through, that was about 40,000
-//! of the 110,000 instructions a proxied request cost (callgrind; BENCHMARKS.md). This
-//! module drives hyper — the HTTP engine reqwest is built on — directly:
+//! What the proxy needs from the client, and how reqwest is set up for it:
 //!
-//! - **Pool per worker.** Each actix worker keeps its own idle connections (a thread-local
-//!   stack): no lock, no wake-up of another thread, and a connection's task runs on the
-//!   worker whose requests use it. Most recently used first; an idle connection is dropped
-//!   after [`POOL_IDLE_TIMEOUT`] (below the api's 75 s keep-alive, so the pool never sends
-//!   on a connection the api is closing) or beyond [`POOL_MAX_IDLE`] per worker.
-//! - **Reuse only after a whole exchange.** HTTP/1.1 carries one exchange at a time: a
-//!   connection goes back to the pool when its response body has been read to the end;
-//!   one whose body is abandoned (the client went away) is closed.
-//! - **One retry, only when nothing was sent.** A pooled connection the upstream closed
-//!   while it sat idle refuses the request before writing a byte; the request is then sent
-//!   on a new connection. A request that reached the upstream is never sent twice.
+//! - **Pool per worker.** Each actix worker builds its own client on its first proxied
+//!   request (from the settings checked at startup): its idle connections are its own, and
+//!   a connection's task runs on the worker whose requests use it, so an exchange never
+//!   wakes another thread. Idle connections close after [`POOL_IDLE_TIMEOUT`] (below the
+//!   api's 75 s keep-alive, so the pool never sends on a connection the api is closing);
+//!   at most [`POOL_MAX_IDLE`] stay open per worker.
+//! - **No redirects followed, no proxy from the environment, no retry layer.** Redirects
+//!   go back to the client as the upstream sent them; `HTTP_PROXY` and friends are
+//!   ignored; reqwest's retry policy is off (with no retry budget, it would clone every
+//!   request's header map to keep a copy). The one retry left is hyper's own: a request
+//!   that a pooled connection refused before a byte was written (the upstream had closed
+//!   it while idle) is sent on a new connection; a request that reached the upstream is
+//!   never sent twice.
 //! - `TCP_NODELAY` on every connection; connects bounded by `UPSTREAM_CONNECT_TIMEOUT`
 //!   (502), response heads by `UPSTREAM_TIMEOUT` (504, measured by the caller), each wait
-//!   between body reads by `UPSTREAM_TIMEOUT` (the answer is cut off).
+//!   between body reads by `UPSTREAM_TIMEOUT` ([`ResponseBody`]; the answer is cut off).
+//! - Bodies stream: the client's request body goes upstream as it arrives
+//!   ([`request_body`]), the upstream's answer to the client as it arrives.
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     fmt, io,
     pin::Pin,
-    rc::Rc,
     str::FromStr,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    task::{Context, Poll, ready},
-    time::{Duration, Instant},
+    task::{Context, Poll},
+    time::Duration,
 };
 
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
-use futures_util::Stream as _;
+use futures_util::StreamExt as _;
 use http_body::{Body as _, Frame, SizeHint};
-use hyper::{body::Incoming, client::conn::http1};
-use hyper_util::rt::TokioIo;
 use service_kit::deadline::WaitDeadline;
-use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 /// Idle connections are closed after this long: below the api's keep-alive (75 s).
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
 /// Idle connections kept per worker thread; more are closed when released.
 pub const POOL_MAX_IDLE: usize = 256;
+
+/// Chunks of request body in flight between the client connection and the upstream one.
+const REQUEST_BODY_CHUNKS: usize = 4;
 
 /// `API_UPSTREAM`: `http://host[:port]`, nothing else (the request's own path and query
 /// are forwarded unchanged, as with nginx's `proxy_pass http://api-service:8080;`).
@@ -112,7 +110,7 @@ impl fmt::Display for Origin {
     }
 }
 
-/// The upstream and how long to wait for it (cheap to clone; pools are per worker thread).
+/// The upstream, how long to wait for it, and its clients (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Upstream {
     target: Arc<Target>,
@@ -120,51 +118,28 @@ pub struct Upstream {
 
 #[derive(Debug)]
 struct Target {
-    /// Tells this upstream's pools from another's on the same thread (tests run several
-    /// servers in one process).
+    /// Tells this upstream's per-worker clients from another's on the same thread (tests
+    /// run several servers in one process).
     id: u64,
     origin: Origin,
+    /// `http://host:port`, to which each request's path and query are appended.
+    origin_text: String,
     connect_timeout: Duration,
     timeout: Duration,
     max_body_bytes: u64,
+    /// Built at startup (so a client that cannot be built stops the server there); used by
+    /// a worker whose own client could not be built.
+    shared: reqwest::Client,
 }
 
-/// Why no response head came back.
-#[derive(Debug)]
-pub enum Failure {
-    /// No connection could be made (refused, unreachable, `UPSTREAM_CONNECT_TIMEOUT`).
-    Connect(io::Error),
-    /// Connected, but the exchange failed before a response head arrived.
-    Exchange(hyper::Error),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Connect(err) => write!(f, "connect: {err}"),
-            Self::Exchange(err) => {
-                write!(f, "{err}")?;
-                let mut source = std::error::Error::source(err);
-                while let Some(s) = source {
-                    write!(f, ": {s}")?;
-                    source = s.source();
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-type Sender = http1::SendRequest<RequestBody>;
-
-struct Idle {
-    sender: Sender,
-    since: Instant,
-}
+/// The upstream client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the upstream HTTP client: {0}")]
+pub struct UpstreamError(#[from] reqwest::Error);
 
 thread_local! {
-    /// Idle connections of this worker thread, per upstream, most recently used last.
-    static POOLS: RefCell<Vec<(u64, Vec<Idle>)>> = const { RefCell::new(Vec::new()) };
+    /// This worker thread's clients, one per upstream.
+    static CLIENTS: RefCell<Vec<(u64, reqwest::Client)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Upstream {
@@ -173,17 +148,25 @@ impl Upstream {
         timeout: Duration,
         connect_timeout: Duration,
         max_body_bytes: u64,
-    ) -> Self {
+    ) -> Result<Self, UpstreamError> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-        Self {
+        let shared = build_client(connect_timeout)?;
+        Ok(Self {
             target: Arc::new(Target {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                origin_text: origin.to_string(),
                 origin,
                 connect_timeout,
                 timeout,
                 max_body_bytes,
+                shared,
             }),
-        }
+        })
+    }
+
+    /// `API_UPSTREAM`.
+    pub fn origin(&self) -> &Origin {
+        &self.target.origin
     }
 
     /// `MAX_BODY_SIZE`: the largest request body forwarded.
@@ -196,144 +179,121 @@ impl Upstream {
         self.target.timeout
     }
 
-    /// Sends `req` (origin-form target, `Host` set) and returns the response head with
-    /// the connection, which [`ResponseBody`] gives back to the pool once the body has
-    /// been read to the end.
-    pub async fn send(
+    /// The upstream URL of a request target (origin-form: path and query), or `None` if
+    /// it is not one.
+    pub fn url(&self, path_and_query: &str) -> Option<reqwest::Url> {
+        let mut text = String::with_capacity(self.target.origin_text.len() + path_and_query.len());
+        text.push_str(&self.target.origin_text);
+        text.push_str(path_and_query);
+        reqwest::Url::parse(&text).ok()
+    }
+
+    /// Sends `req` with this worker's client; the response's body is read by the caller.
+    pub fn send(
         &self,
-        mut req: http::Request<RequestBody>,
-    ) -> Result<(http::Response<Incoming>, Lease), Failure> {
-        loop {
-            let (mut sender, pooled) = match self.checkout().await {
-                Some(sender) => (sender, true),
-                None => (self.connect().await?, false),
-            };
-            match sender.try_send_request(req).await {
-                Ok(res) => {
-                    let lease = Lease {
-                        sender,
-                        upstream: self.target.id,
-                    };
-                    return Ok((res, lease));
+        req: reqwest::Request,
+    ) -> impl Future<Output = Result<reqwest::Response, reqwest::Error>> + use<> {
+        let target = &self.target;
+        CLIENTS.with_borrow_mut(|clients| {
+            if let Some((_, client)) = clients.iter().find(|(id, _)| *id == target.id) {
+                return client.execute(req);
+            }
+            let client = build_client(target.connect_timeout).unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot build this worker's upstream client; using the shared one");
+                target.shared.clone()
+            });
+            let sent = client.execute(req);
+            clients.push((target.id, client));
+            sent
+        })
+    }
+}
+
+/// The client for one worker, every setting the proxy relies on made explicit.
+fn build_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        // No retry policy: with none, reqwest's retry layer does not copy each request.
+        // hyper's own retry of a request no byte of which was sent stays on.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(POOL_MAX_IDLE)
+        .http1_only()
+        .tcp_nodelay(true)
+        .build()
+}
+
+/// Why no response head came back, as the client tells it: the status and message for
+/// the client. Any failure to connect (refused, unreachable, or `UPSTREAM_CONNECT_TIMEOUT`,
+/// which reqwest reports as both a connect error and a timeout) is 502, as documented;
+/// 504 is for an upstream that accepted the request and did not answer in time (the
+/// caller's deadline).
+pub fn classify(err: &reqwest::Error) -> (actix_web::http::StatusCode, &'static str) {
+    use actix_web::http::StatusCode;
+    if err.is_connect() {
+        (StatusCode::BAD_GATEWAY, "cannot connect to the upstream")
+    } else {
+        (
+            StatusCode::BAD_GATEWAY,
+            "the upstream failed before answering",
+        )
+    }
+}
+
+/// An error with its causes, for the log.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// The client's request body, sent upstream as it arrives and cut off past `limit`
+/// (`too_large` is then set, and the answer is 413).
+///
+/// actix' payload belongs to its worker thread; reqwest takes a body other threads may
+/// hold. A task on this worker moves the chunks through a small channel, which bounds the
+/// bytes in flight.
+pub fn request_body(
+    mut payload: actix_web::dev::Payload,
+    limit: u64,
+    too_large: Arc<AtomicBool>,
+) -> reqwest::Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(REQUEST_BODY_CHUNKS);
+    actix_web::rt::spawn(async move {
+        let mut seen: u64 = 0;
+        while let Some(chunk) = payload.next().await {
+            let item = match chunk {
+                Ok(bytes) => {
+                    seen += bytes.len() as u64;
+                    if seen > limit {
+                        too_large.store(true, Ordering::Release);
+                        Err(io::Error::other("request body over the limit"))
+                    } else {
+                        Ok(bytes)
+                    }
                 }
-                Err(mut err) => match err.take_message() {
-                    // Refused before a byte was written (the upstream closed the idle
-                    // connection): safe to send on a new connection.
-                    Some(unsent) if pooled => req = unsent,
-                    _ => return Err(Failure::Exchange(err.into_error())),
-                },
-            }
-        }
-    }
-
-    /// The most recently released connection that is still open, if any.
-    async fn checkout(&self) -> Option<Sender> {
-        loop {
-            let idle = POOLS.with_borrow_mut(|pools| {
-                let pool = pools.iter_mut().find(|(id, _)| *id == self.target.id)?;
-                pool.1.pop()
-            })?;
-            let Idle { mut sender, since } = idle;
-            if sender.is_closed() || since.elapsed() > POOL_IDLE_TIMEOUT {
-                continue;
-            }
-            // A connection released a moment ago becomes ready once its task has seen the
-            // end of the last exchange (at most one scheduler turn).
-            if sender.is_ready() || sender.ready().await.is_ok() {
-                return Some(sender);
-            }
-        }
-    }
-
-    async fn connect(&self) -> Result<Sender, Failure> {
-        let origin = &self.target.origin;
-        let connect = TcpStream::connect((origin.host.as_str(), origin.port));
-        let tcp = match tokio::time::timeout(self.target.connect_timeout, connect).await {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(err)) => return Err(Failure::Connect(err)),
-            Err(_) => {
-                return Err(Failure::Connect(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "UPSTREAM_CONNECT_TIMEOUT elapsed",
-                )));
-            }
-        };
-        // Requests and answers are written whole; Nagle would only hold back their tails.
-        let _ = tcp.set_nodelay(true);
-        let (sender, connection) = http1::Builder::new()
-            .handshake(TokioIo::new(tcp))
-            .await
-            .map_err(Failure::Exchange)?;
-        // The connection's task runs on this worker (the request body it streams may be
-        // actix' own payload, which stays on its thread).
-        actix_web::rt::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
-    }
-}
-
-/// A connection lent to one exchange.
-#[derive(Debug)]
-pub struct Lease {
-    sender: Sender,
-    upstream: u64,
-}
-
-impl Lease {
-    /// Gives the connection back to this worker's pool (the exchange is complete).
-    pub fn release(self) {
-        if self.sender.is_closed() {
-            return;
-        }
-        POOLS.with_borrow_mut(|pools| {
-            let i = match pools.iter().position(|(id, _)| *id == self.upstream) {
-                Some(i) => i,
-                None => {
-                    pools.push((self.upstream, Vec::new()));
-                    pools.len() - 1
-                }
+                Err(err) => Err(io::Error::other(err.to_string())),
             };
-            let idle = &mut pools[i].1;
-            if idle.len() < POOL_MAX_IDLE {
-                idle.push(Idle {
-                    sender: self.sender,
-                    since: Instant::now(),
-                });
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                break;
             }
-        });
-    }
-}
-
-/// What a proxied request sends upstream: nothing, or the client's body as it arrives,
-/// cut off past the body limit.
-pub enum RequestBody {
-    Empty,
-    Payload {
-        payload: actix_web::dev::Payload,
-        seen: u64,
-        limit: u64,
-        /// Set when the body went past `limit` (the answer is then 413).
-        too_large: Rc<Cell<bool>>,
-    },
-}
-
-impl fmt::Debug for RequestBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => f.write_str("Empty"),
-            Self::Payload { seen, limit, .. } => f
-                .debug_struct("Payload")
-                .field("seen", seen)
-                .field("limit", limit)
-                .finish_non_exhaustive(),
         }
-    }
+    });
+    reqwest::Body::wrap(ChannelBody(rx))
 }
 
-impl http_body::Body for RequestBody {
+/// The receiving end of [`request_body`]'s channel as an HTTP body.
+struct ChannelBody(mpsc::Receiver<Result<Bytes, io::Error>>);
+
+impl http_body::Body for ChannelBody {
     type Data = Bytes;
     type Error = io::Error;
 
@@ -341,47 +301,22 @@ impl http_body::Body for RequestBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let Self::Payload {
-            payload,
-            seen,
-            limit,
-            too_large,
-        } = self.get_mut()
-        else {
-            return Poll::Ready(None);
-        };
-        Poll::Ready(match ready!(Pin::new(payload).poll_next(cx)) {
-            Some(Ok(bytes)) => {
-                *seen += bytes.len() as u64;
-                if *seen > *limit {
-                    too_large.set(true);
-                    Some(Err(io::Error::other("request body over the limit")))
-                } else {
-                    Some(Ok(Frame::data(bytes)))
-                }
-            }
-            Some(Err(err)) => Some(Err(io::Error::other(err.to_string()))),
-            None => None,
-        })
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self, Self::Empty)
+        self.get_mut()
+            .0
+            .poll_recv(cx)
+            .map(|item| item.map(|chunk| chunk.map(Frame::data)))
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Empty => SizeHint::with_exact(0),
-            Self::Payload { .. } => SizeHint::default(),
-        }
+        SizeHint::default()
     }
 }
 
 /// An upstream response body relayed to the client: data frames as they arrive, each
-/// wait bounded by `UPSTREAM_TIMEOUT`; the connection returns to the pool at the end.
+/// wait bounded by `UPSTREAM_TIMEOUT`. Its connection goes back to the worker's pool
+/// once the body has been read to the end; one abandoned halfway is closed.
 pub struct ResponseBody {
-    incoming: Incoming,
-    lease: Option<Lease>,
+    incoming: reqwest::Body,
     size: BodySize,
     timeout: Duration,
     /// Each wait for the next frame is bounded by `timeout`.
@@ -398,21 +333,12 @@ impl fmt::Debug for ResponseBody {
 
 impl ResponseBody {
     /// `declared`: the upstream's `Content-Length`, if any.
-    pub fn new(incoming: Incoming, lease: Lease, declared: Option<u64>, timeout: Duration) -> Self {
+    pub fn new(incoming: reqwest::Body, declared: Option<u64>, timeout: Duration) -> Self {
         Self {
             incoming,
-            lease: Some(lease),
             size: declared.map_or(BodySize::Stream, BodySize::Sized),
             timeout,
             stall: WaitDeadline::default(),
-        }
-    }
-
-    /// For answers that carry no body whatever the upstream sends (HEAD, 204, 304): the
-    /// connection is reused when hyper saw no body either, else closed.
-    pub fn discard(incoming: Incoming, lease: Lease) {
-        if incoming.is_end_stream() {
-            lease.release();
         }
     }
 }
@@ -442,17 +368,12 @@ impl MessageBody for ResponseBody {
                     }
                 }
                 Poll::Ready(Some(Err(err))) => {
-                    tracing::warn!(error = %Failure::Exchange(err), "upstream response body failed mid-stream");
+                    tracing::warn!(error = %error_chain(&err), "upstream response body failed mid-stream");
                     return Poll::Ready(Some(Err(io::Error::other(
                         "upstream response body failed",
                     ))));
                 }
-                Poll::Ready(None) => {
-                    if let Some(lease) = this.lease.take() {
-                        lease.release();
-                    }
-                    return Poll::Ready(None);
-                }
+                Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => {
                     if this.stall.poll_expired(this.timeout, cx) {
                         tracing::warn!("upstream response body stalled past UPSTREAM_TIMEOUT");
