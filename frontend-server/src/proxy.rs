@@ -94,16 +94,10 @@ pub async fn forward(req: HttpRequest, payload: web::Payload, upstream: &Upstrea
     {
         return json_error(StatusCode::BAD_REQUEST, reason);
     }
-    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let (Ok(method), Some(url)) = (
-        reqwest::Method::from_bytes(req.method().as_str().as_bytes()),
-        upstream.url(target),
-    ) else {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "request target cannot be forwarded",
-        );
+    let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
+        return json_error(StatusCode::BAD_REQUEST, "unsupported method");
     };
+    let url = upstream.url(path, req.uri().query());
     // Built whole and handed over: `RequestBuilder::headers` would look up and replace
     // each header of an existing map.
     let mut upstream_req = reqwest::Request::new(method, url);
