@@ -398,6 +398,7 @@ impl MessageBody for ResponseBody {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
