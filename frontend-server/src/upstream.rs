@@ -8,10 +8,11 @@
 //!   wakes another thread. Idle connections close after [`POOL_IDLE_TIMEOUT`] (below the
 //!   api's 75 s keep-alive, so the pool never sends on a connection the api is closing);
 //!   at most [`POOL_MAX_IDLE`] stay open per worker.
-//! - **No redirects followed, no proxy from the environment, no retry layer.** Redirects
+//! - **No redirects followed, no proxy from the environment, no retries by reqwest.** Redirects
 //!   go back to the client as the upstream sent them; `HTTP_PROXY` and friends are
-//!   ignored; reqwest's retry policy is off (with no retry budget, it would clone every
-//!   request's header map to keep a copy). The one retry left is hyper's own: a request
+//!   ignored; reqwest's retry layer may retry nothing (allowed any retry, it copies every
+//!   request whose body can be copied, header map included, before sending it; the
+//!   default policy allows two). The one retry left is hyper's own: a request
 //!   that a pooled connection refused before a byte was written (the upstream had closed
 //!   it while idle) is sent on a new connection; a request that reached the upstream is
 //!   never sent twice.
@@ -221,8 +222,8 @@ fn build_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::E
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
-        // No retry policy: with none, reqwest's retry layer does not copy each request.
-        // hyper's own retry of a request no byte of which was sent stays on.
+        // Zero retries: reqwest's retry layer then keeps no copy of each request. hyper's
+        // own retry of a request no byte of which was sent stays on.
         .retry(reqwest::retry::never().max_retries_per_request(0))
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
