@@ -1,12 +1,31 @@
-"""frontend-server vs nginx (the seed's configuration), same files, same api, one run.
+"""frontend-server vs nginx running the seed's server block (bench/nginx/seed.conf), same
+files, same api, one run.
 
-Called by bench/frontend/run.sh after the release builds. For each target, wrk runs against
-nginx and then frontend-server (loopback, -t2 -c64, time-bounded); CPU per request is the
-servers' utime+stime delta from /proc (nginx: master and workers; the api is not counted).
+Called by bench/frontend/run.sh after the release builds. Three measurements per row, each
+side by side:
 
-Usage: python3 bench/frontend/bench.py TARGET_DIR SITE_PUBLIC [RESULTS_MD]
+1. wrk (loopback, -t2 -c64, time-bounded, ROUNDS rounds alternating which server goes first,
+   medians): requests/s, p99, and CPU per request — the servers' utime+stime delta from /proc
+   (nginx: master and workers; the api behind the proxy is reported separately). The
+   machine's load average is recorded before and after: on a shared 2-core VM these figures
+   move with whatever else runs.
+2. Instructions per request (bench/lib/icount.py): each server under callgrind (nginx with
+   its worker processes, `--trace-children=yes`), 2,000 requests over 4 keep-alive
+   connections after a warm-up, every process and thread counted, user space only.
+3. System calls per request (bench/lib/syscount.py): `strace -c -f` attached to every
+   process of each server for 2,000 requests of the same client.
+
+(2) and (3) do not move with machine noise; on this machine most of a request's CPU time is
+in the kernel's loopback path, so (3) matters as much as (2).
+
+Usage: python3 bench/frontend/bench.py TARGET_DIR SITE_PUBLIC [--results FILE]
+         [--seconds N] [--rounds N] [--rows html,proxy,...] [--no-wrk] [--no-icount]
+         [--no-syscalls] [--profiles DIR]
+`--profiles DIR` keeps the callgrind output of every counted row (`DIR/<server>-<row>.<pid>`)
+for callgrind_annotate.
 """
 
+import argparse
 import datetime
 import os
 import shutil
@@ -16,15 +35,29 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import icount  # noqa: E402
+import syscount  # noqa: E402
 import wrkbench  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-# Rounds per target, alternating which server goes first; the median is reported. The
-# machine is shared, so one run per server is at the mercy of whatever else runs then.
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 BROWSER_AE = "Accept-Encoding: gzip, br"
 BUNDLE_TARGET_BYTES = 300 * 1024
+NGINX = "nginx"
+FRONTEND = "frontend-server"
+# Requests per instruction / system call count (after a warm-up of 200).
+COUNTED_REQUESTS = 2000
+
+
+def rows(bundle):
+    """(key, label, path, headers) of every benchmark row."""
+    return [
+        ("html", "`/` (HTML), no Accept-Encoding", "/", ()),
+        ("html-br", "`/` (HTML), `gzip, br`", "/", (BROWSER_AE,)),
+        ("bundle", "~300 KB JS bundle, no Accept-Encoding", f"/{bundle}", ()),
+        ("bundle-br", "~300 KB JS bundle, `gzip, br`", f"/{bundle}", (BROWSER_AE,)),
+        ("fallback", "fallback `/some/deep/link`, `gzip, br`", "/some/deep/link", (BROWSER_AE,)),
+        ("proxy", "`/api/v1/status` through the proxy", "/api/v1/status", ()),
+    ]
 
 
 def prepare_site(public, work):
@@ -71,8 +104,8 @@ def prepare_site(public, work):
     )
 
 
-def start_nginx(site, api_port, work):
-    port = wrkbench.free_port()
+def nginx_command(site, api_port, work, port):
+    """argv of nginx running the seed's server block inside the stock main configuration."""
     with open(os.path.join(REPO, "bench/nginx/seed.conf")) as f:
         seed = f.read()
     server = (
@@ -80,8 +113,7 @@ def start_nginx(site, api_port, work):
         .replace("root /usr/share/nginx/html;", f"root {site};")
         .replace("api-service:8080", f"127.0.0.1:{api_port}")
     )
-    d = os.path.join(work, "nginx")
-    os.makedirs(d)
+    d = tempfile.mkdtemp(prefix="nginx-", dir=work)
     with open(os.path.join(d, "seed.conf"), "w") as f:
         f.write(server)
     # The stock Debian/nginx-image main configuration around the seed's server block:
@@ -108,139 +140,273 @@ http {{
 }}
 """
         )
-    proc = subprocess.Popen(
-        ["/usr/sbin/nginx", "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log",
-         "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wrkbench.wait_port(port)
-    time.sleep(0.3)
-    return proc, port, [proc.pid] + wrkbench.children(proc.pid)
+    return ["/usr/sbin/nginx", "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log",
+            "-g", "daemon off;"]
 
 
-def start_binary(path, env, work, name):
-    port = wrkbench.free_port()
-    log = open(os.path.join(work, f"{name}.log"), "w")
-    full_env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), **env}
-    proc = subprocess.Popen([path], env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    wrkbench.wait_port(port)
-    return proc, port
+class Bench:
+    """The site copy, the api, and how to start either server (natively or counted)."""
+
+    def __init__(self, target_dir, public, work):
+        self.target_dir = target_dir
+        self.work = work
+        self.site, self.bundle, self.bundle_note = prepare_site(public, work)
+        self.api, self.api_port = self.start_binary("api", {"APP_ENV": "bench", "LOG_LEVEL": "info"})
+
+    def command(self, name, port):
+        """(argv, environment) of server `name` listening on `port`."""
+        env = {"PATH": os.environ.get("PATH", "")}
+        if name == NGINX:
+            return nginx_command(self.site, self.api_port, self.work, port), env
+        env.update({"PORT": str(port), "SITE_ROOT": self.site,
+                    "API_UPSTREAM": f"http://127.0.0.1:{self.api_port}", "LOG_LEVEL": "info"})
+        return [os.path.join(self.target_dir, "release", FRONTEND)], env
+
+    def start_binary(self, name, env):
+        port = wrkbench.free_port()
+        log = open(os.path.join(self.work, f"{name}.log"), "a")
+        full_env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), **env}
+        proc = subprocess.Popen([os.path.join(self.target_dir, "release", name)], env=full_env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        wrkbench.wait_port(port)
+        return proc, port
+
+    def start(self, name):
+        """Server `name` running natively: (process, port, pids to account)."""
+        port = wrkbench.free_port()
+        argv, env = self.command(name, port)
+        log = open(os.path.join(self.work, f"{name}.log"), "a")
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wrkbench.wait_port(port)
+        time.sleep(0.3)
+        pids = [proc.pid] + (wrkbench.children(proc.pid) if name == NGINX else [])
+        return proc, port, pids
+
+    def counted(self, name):
+        """Server `name` under callgrind, instrumentation off until measured."""
+        port = wrkbench.free_port()
+        argv, env = self.command(name, port)
+        # glibc's `rep movsb`/`rep stosb` count per byte under callgrind (bench/lib/icount.py).
+        env["GLIBC_TUNABLES"] = icount.GLIBC_NO_REP_STRINGS
+        return icount.Callgrind(argv, env, port, cwd=self.work, children=(name == NGINX))
+
+    def stop(self):
+        stop(self.api)
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def measure_wrk(bench, selected, seconds, rounds):
+    """{(server, key): median wrk result} over `rounds` alternating rounds."""
+    servers = {}
+    try:
+        for name in (NGINX, FRONTEND):
+            servers[name] = bench.start(name)
+        out = {}
+        for key, label, path, headers in selected:
+            runs = {name: [] for name in servers}
+            for name, (_, port, pids) in servers.items():
+                # Warm-up (caches, pools, the memory body cache), not measured.
+                wrkbench.run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=2, headers=headers)
+            for round_no in range(rounds):
+                order = list(servers) if round_no % 2 == 0 else list(reversed(servers))
+                for name in order:
+                    _, port, pids = servers[name]
+                    r = wrkbench.run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=seconds,
+                                         headers=headers, upstream_pids=[bench.api.pid])
+                    print(f"wrk {key} {name}: {r}", flush=True)
+                    runs[name].append(r)
+            for name in servers:
+                out[(name, key)] = wrkbench.median_of(runs[name])
+        return out
+    finally:
+        for proc, _, _ in servers.values():
+            stop(proc)
+
+
+def measure_instructions(bench, selected, profiles):
+    out = {}
+    for name in (NGINX, FRONTEND):
+        cg = bench.counted(name)
+        try:
+            for key, _, path, headers in selected:
+                keep = os.path.join(profiles, f"{name}-{key}") if profiles else None
+                out[(name, key)] = cg.measure(path, headers=headers, requests=COUNTED_REQUESTS,
+                                              bare=True, keep=keep)
+                print(f"instructions {key} {name}: {out[(name, key)]:,.0f}", flush=True)
+        finally:
+            cg.stop()
+    return out
+
+
+def measure_syscalls(bench, selected):
+    """{(server, key): (total per request, {syscall: per request})}, and the api's own
+    system calls per proxied request behind each server."""
+    out, api = {}, {}
+    for name in (NGINX, FRONTEND):
+        proc, port, pids = bench.start(name)
+        try:
+            for key, _, path, headers in selected:
+                icount.drive(port, path, headers, 200, 4, bare=True)  # warm-up
+                if key == "proxy":
+                    # The api's calls too: nginx opens a connection per request, we pool.
+                    per, total = syscount.count(pids + [bench.api.pid], port, path, headers,
+                                                COUNTED_REQUESTS, bare=True)
+                    api_per, api_total = syscount.count([bench.api.pid], port, path, headers,
+                                                        COUNTED_REQUESTS, bare=True)
+                    per = {k: v - api_per.get(k, 0) for k, v in per.items()}
+                    total -= api_total
+                    api[name] = (api_total, api_per)
+                else:
+                    per, total = syscount.count(pids, port, path, headers, COUNTED_REQUESTS,
+                                                bare=True)
+                out[(name, key)] = (total, per)
+                print(f"syscalls {key} {name}: {total:.2f} ({syscount.summary(per)})", flush=True)
+        finally:
+            stop(proc)
+    return out, api
 
 
 def fmt_us(us):
     return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.0f} µs"
 
 
-def main():
-    target_dir, public = sys.argv[1], sys.argv[2]
-    results_md = sys.argv[3] if len(sys.argv) > 3 else None
-    work = tempfile.mkdtemp(prefix="bench-frontend-")
-    procs = []
-    try:
-        site, bundle, bundle_note = prepare_site(public, work)
-        api, api_port = start_binary(
-            os.path.join(target_dir, "release/api"),
-            {"APP_ENV": "bench", "LOG_LEVEL": "info"},
-            work,
-            "api",
-        )
-        procs.append(api)
-        nginx, nginx_port, nginx_pids = start_nginx(site, api_port, work)
-        procs.append(nginx)
-        fe, fe_port = start_binary(
-            os.path.join(target_dir, "release/frontend-server"),
-            {"SITE_ROOT": site, "API_UPSTREAM": f"http://127.0.0.1:{api_port}",
-             "LOG_LEVEL": "info"},
-            work,
-            "frontend-server",
-        )
-        procs.append(fe)
-        targets = [
-            ("`/` (HTML), no Accept-Encoding", "/", ()),
-            ("`/` (HTML), `gzip, br`", "/", (BROWSER_AE,)),
-            ("~300 KB JS bundle, no Accept-Encoding", f"/{bundle}", ()),
-            ("~300 KB JS bundle, `gzip, br`", f"/{bundle}", (BROWSER_AE,)),
-            ("fallback `/some/deep/link`, `gzip, br`", "/some/deep/link", (BROWSER_AE,)),
-            ("`/api/v1/status` through the proxy", "/api/v1/status", ()),
-        ]
-        rows = []
-        servers = [
-            ("nginx", nginx_port, nginx_pids),
-            ("frontend-server", fe_port, [fe.pid]),
-        ]
-        for label, path, headers in targets:
-            runs = {name: [] for name, _, _ in servers}
-            for name, port, pids in servers:
-                # Warm-up (caches, pools, the memory body cache), not measured.
-                wrkbench.run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=2, headers=headers)
-            for round_no in range(ROUNDS):
-                order = servers if round_no % 2 == 0 else list(reversed(servers))
-                for name, port, pids in order:
-                    r = wrkbench.run_wrk(
-                        f"http://127.0.0.1:{port}{path}",
-                        pids,
-                        seconds=SECONDS,
-                        headers=headers,
-                        upstream_pids=[api.pid],
-                    )
-                    print(label, name, r, flush=True)
-                    runs[name].append(r)
-            rows.append((label, wrkbench.median_of(runs["nginx"]), wrkbench.median_of(runs["frontend-server"])))
-        with open("/proc/loadavg") as f:
-            load = " ".join(f.read().split()[:3])
-        lines = [
+def report(selected, wrk, instr, sysc, api_sysc, meta):
+    lines = []
+    if wrk:
+        lines += [
             "| target | nginx req/s | frontend req/s | ratio | nginx p99 | frontend p99 | "
-            "nginx CPU µs/req | frontend CPU µs/req | nginx B/resp | frontend B/resp |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "nginx CPU µs/req | frontend CPU µs/req | nginx instr/req | frontend instr/req | "
+            "nginx syscalls/req | frontend syscalls/req |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        proxy_note = []
-        for label, n, f in rows:
-            if "proxy" in label:
-                proxy_note.append(
-                    f"Through the proxy the api itself used {n['api_cpu_us_per_req']:.0f} µs CPU "
-                    f"per request behind nginx (a new connection each time) and "
-                    f"{f['api_cpu_us_per_req']:.0f} µs behind frontend-server (pooled "
-                    f"keep-alive); proxy + api: {n['cpu_us_per_req'] + n['api_cpu_us_per_req']:.0f} "
-                    f"vs {f['cpu_us_per_req'] + f['api_cpu_us_per_req']:.0f} µs per request."
-                )
+    else:
+        lines += [
+            "| target | nginx instr/req | frontend instr/req | ratio | nginx syscalls/req | "
+            "frontend syscalls/req |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+
+    def ins(name, key):
+        v = instr.get((name, key))
+        return f"{v:,.0f}" if v else "–"
+
+    def sc(name, key):
+        v = sysc.get((name, key))
+        return f"{v[0]:.2f}" if v else "–"
+
+    for key, label, _, _ in selected:
+        if wrk:
+            n, f = wrk[(NGINX, key)], wrk[(FRONTEND, key)]
             flag = ""
             if n["non2xx"] or f["non2xx"] or n["socket_errors"] or f["socket_errors"]:
                 flag = f" (non-2xx/3xx: nginx {n['non2xx']}, frontend {f['non2xx']})"
             lines.append(
-                f"| {label}{flag} | {n['rps']:.0f} | {f['rps']:.0f} | "
-                f"{f['rps'] / max(n['rps'], 1):.2f}x | {fmt_us(n['p99_us'])} | "
-                f"{fmt_us(f['p99_us'])} | {n['cpu_us_per_req']:.0f} | "
-                f"{f['cpu_us_per_req']:.0f} | {n['bytes_per_resp']:.0f} | "
-                f"{f['bytes_per_resp']:.0f} |"
+                f"| {label}{flag} | {n['rps']:,.0f} | {f['rps']:,.0f} | "
+                f"{f['rps'] / max(n['rps'], 1):.2f}× | {fmt_us(n['p99_us'])} | "
+                f"{fmt_us(f['p99_us'])} | {n['cpu_us_per_req']:.0f} | {f['cpu_us_per_req']:.0f} | "
+                f"{ins(NGINX, key)} | {ins(FRONTEND, key)} | {sc(NGINX, key)} | {sc(FRONTEND, key)} |"
             )
-        nginx_version = subprocess.run(
-            ["/usr/sbin/nginx", "-v"], capture_output=True, text=True
-        ).stderr.strip()
+        else:
+            ratio = ""
+            if (NGINX, key) in instr and (FRONTEND, key) in instr:
+                ratio = f"{instr[(FRONTEND, key)] / instr[(NGINX, key)]:.2f}×"
+            lines.append(f"| {label} | {ins(NGINX, key)} | {ins(FRONTEND, key)} | {ratio} | "
+                         f"{sc(NGINX, key)} | {sc(FRONTEND, key)} |")
+    if sysc:
+        lines += ["", "System calls per request, by call (strace -c -f, "
+                  f"{COUNTED_REQUESTS} requests over 4 keep-alive connections):", "",
+                  "| target | nginx | frontend-server |", "|---|---|---|"]
+        for key, label, _, _ in selected:
+            cells = [syscount.summary(sysc[(s, key)][1]) if (s, key) in sysc else "–"
+                     for s in (NGINX, FRONTEND)]
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+        if api_sysc:
+            lines += ["", "The api behind the proxy, system calls per proxied request: "
+                      + "; ".join(f"behind {s}: {t:.2f} ({syscount.summary(p)})"
+                                  for s, (t, p) in api_sysc.items())]
+    if wrk and any(k == "proxy" for k, _, _, _ in selected):
+        n, f = wrk[(NGINX, "proxy")], wrk[(FRONTEND, "proxy")]
+        lines += ["", f"Through the proxy the api itself used {n['api_cpu_us_per_req']:.0f} µs CPU "
+                  f"per request behind nginx (a new connection each time) and "
+                  f"{f['api_cpu_us_per_req']:.0f} µs behind frontend-server (pooled keep-alive); "
+                  f"proxy + api: {n['cpu_us_per_req'] + n['api_cpu_us_per_req']:.0f} vs "
+                  f"{f['cpu_us_per_req'] + f['api_cpu_us_per_req']:.0f} µs per request. wrk's own "
+                  f"CPU per request: {n['client_cpu_us_per_req']:.0f} µs (nginx), "
+                  f"{f['client_cpu_us_per_req']:.0f} µs (frontend-server)."]
+    return "\n".join(lines + [""] + meta) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("target_dir")
+    ap.add_argument("public")
+    ap.add_argument("--results", help="also write the Markdown report here")
+    ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    ap.add_argument("--rows", help="comma-separated row keys (default: all)")
+    ap.add_argument("--no-wrk", action="store_true")
+    ap.add_argument("--no-icount", action="store_true")
+    ap.add_argument("--no-syscalls", action="store_true")
+    ap.add_argument("--profiles", help="keep callgrind outputs in this directory")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="bench-frontend-")
+    bench = None
+    try:
+        bench = Bench(os.path.abspath(args.target_dir), os.path.abspath(args.public), work)
+        selected = rows(bench.bundle)
+        if args.rows:
+            wanted = args.rows.split(",")
+            selected = [r for r in selected if r[0] in wanted]
+        if args.profiles:
+            os.makedirs(args.profiles, exist_ok=True)
+        wrk = {}
+        load_before = os.getloadavg()
+        if not args.no_wrk:
+            wrk = measure_wrk(bench, selected, args.seconds, args.rounds)
+        load_after = os.getloadavg()
+        instr = {}
+        if not args.no_icount and icount.available():
+            instr = measure_instructions(bench, selected, args.profiles)
+        sysc, api_sysc = {}, {}
+        if not args.no_syscalls and syscount.available():
+            sysc, api_sysc = measure_syscalls(bench, selected)
+        nginx_version = subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True,
+                                       text=True).stderr.strip()
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                capture_output=True, text=True).stdout.strip()
         meta = [
-            "",
             f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
-            f"{wrkbench.machine_line()}; load average after the run: {load}. "
-            f"{nginx_version} (`worker_processes auto`); frontend-server release build "
-            f"(one worker per core); wrk -t2 -c64 -d{SECONDS}s, {ROUNDS} rounds per target "
-            "alternating which server goes first, medians reported, after a 2 s warm-up; "
-            "one target at a time, loopback. "
-            f"Bundle: {bundle_note}. Both servers log every request (nginx access_log, "
-            "frontend-server JSON lines) to a file.",
+            f"{wrkbench.machine_line()}, frontend-server at {commit} (release build, one worker "
+            f"per core), {nginx_version} (`worker_processes auto`, the seed's server block). "
+            f"Bundle: {bench.bundle_note}. Both servers log every request (nginx access_log, "
+            "frontend-server JSON lines) to a file."
         ]
-        out = "\n".join(lines + meta + [""] + proxy_note) + "\n"
+        if wrk:
+            meta.append(
+                f"wrk -t2 -c64 -d{args.seconds}s, {args.rounds} rounds per target alternating "
+                "which server goes first, medians, after a 2 s warm-up; one target at a time, "
+                f"loopback. Load average (1/5/15 min) before the wrk runs: "
+                f"{' '.join(f'{x:.2f}' for x in load_before)}; after: "
+                f"{' '.join(f'{x:.2f}' for x in load_after)}.")
+        if instr:
+            meta.append(f"Instructions: callgrind, {COUNTED_REQUESTS} requests over 4 keep-alive "
+                        "connections after 200 not counted, all processes and threads, user space.")
+        out = report(selected, wrk, instr, sysc, api_sysc, meta)
         print(out)
-        if results_md:
-            with open(results_md, "w") as f:
+        if args.results:
+            with open(args.results, "w") as f:
                 f.write(out)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        if bench:
+            bench.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

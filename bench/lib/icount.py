@@ -71,20 +71,22 @@ class Callgrind:
         # one benchmark server at a time runs under callgrind.
         subprocess.run(["callgrind_control", *args], check=True, capture_output=True, timeout=120)
 
-    def measure(self, path, headers=(), requests=2000, conns=4, warmup=200):
+    def measure(self, path, headers=(), requests=2000, conns=4, warmup=200, bare=False, keep=None):
+        """Instructions per request; `keep` (a path prefix) keeps callgrind's output files
+        of the measured requests as `<keep>.<pid>` for callgrind_annotate."""
         try:
-            return self._measure(path, headers, requests, conns, warmup)
+            return self._measure(path, headers, requests, conns, warmup, bare, keep)
         except Exception as e:
             with open(os.path.join(self.dir, "valgrind.log")) as f:
                 tail = "".join(f.readlines()[-15:])
             raise RuntimeError(f"instruction count of {path} failed: {e}\n{tail}") from e
 
-    def _measure(self, path, headers, requests, conns, warmup):
-        drive(self.port, path, headers, warmup, conns)
+    def _measure(self, path, headers, requests, conns, warmup, bare, keep):
+        drive(self.port, path, headers, warmup, conns, bare=bare)
         for f in glob.glob(f"{self.dir}/callgrind.out.*"):
             os.remove(f)
         self._control("-i", "on")
-        drive(self.port, path, headers, requests, conns)
+        drive(self.port, path, headers, requests, conns, bare=bare)
         self._control("-i", "off")
         self._control("-d")
         time.sleep(0.5)
@@ -96,6 +98,8 @@ class Callgrind:
                     if m:
                         total += int(m.group(1))
                         break
+            if keep:
+                shutil.copy(f, f"{keep}.{f.rsplit('.', 1)[1]}")
         return total / requests
 
     def stop(self):
@@ -109,9 +113,11 @@ class Callgrind:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def drive(port, path, headers, requests, conns):
+def drive(port, path, headers, requests, conns, bare=False):
     """Sends exactly `requests` GETs over `conns` keep-alive connections; every answer must
-    be 2xx/3xx (a failing server must not be measured as a cheap one)."""
+    be 2xx/3xx (a failing server must not be measured as a cheap one). `bare` sends only
+    `Host` and `headers`, as wrk does (http.client adds `Accept-Encoding: identity`
+    otherwise)."""
     hdrs = dict(h.split(": ", 1) for h in headers)
     counts = [requests // conns + (1 if i < requests % conns else 0) for i in range(conns)]
     failures = []
@@ -120,7 +126,13 @@ def drive(port, path, headers, requests, conns):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:
             for _ in range(n):
-                c.request("GET", path, headers=hdrs)
+                if bare:
+                    c.putrequest("GET", path, skip_accept_encoding=True)
+                    for k, v in hdrs.items():
+                        c.putheader(k, v)
+                    c.endheaders()
+                else:
+                    c.request("GET", path, headers=hdrs)
                 r = c.getresponse()
                 r.read()
                 if r.status >= 400:

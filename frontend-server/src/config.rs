@@ -6,6 +6,8 @@
 use std::{path::PathBuf, time::Duration};
 
 use serde::Deserialize;
+
+use crate::upstream::Origin;
 use service_kit::{
     ServerConfig,
     settings::{self, SettingsError},
@@ -43,8 +45,8 @@ pub struct FrontendConfig {
     pub server: ServerConfig,
     /// Directory of the Gatsby build (`public/`).
     pub site_root: PathBuf,
-    /// Base URL `/api/` requests are forwarded to, path and query unchanged.
-    pub api_upstream: reqwest::Url,
+    /// Where `/api/` requests are forwarded to, path and query unchanged.
+    pub api_upstream: Origin,
     /// Longest wait for the upstream between two reads (response head or body chunk).
     pub upstream_timeout: Duration,
     pub upstream_connect_timeout: Duration,
@@ -60,8 +62,8 @@ pub struct FrontendConfig {
 #[derive(Debug, Deserialize)]
 struct OwnKeys {
     site_root: PathBuf,
-    #[serde(deserialize_with = "upstream_url")]
-    api_upstream: reqwest::Url,
+    #[serde(deserialize_with = "upstream_origin")]
+    api_upstream: Origin,
     #[serde(deserialize_with = "settings::duration")]
     upstream_timeout: Duration,
     #[serde(deserialize_with = "settings::duration")]
@@ -104,29 +106,12 @@ impl FrontendConfig {
     }
 }
 
-/// `API_UPSTREAM` must be a plain-HTTP base URL without query: the proxy appends the
-/// request's own path and query to it (nginx `proxy_pass http://host:port;` semantics).
+/// `API_UPSTREAM` must be a plain-HTTP base URL without path or query: the proxy appends
+/// the request's own path and query to it (nginx `proxy_pass http://host:port;` semantics).
 /// TLS is not compiled in: inside the cluster the api is reached over the pod network.
-fn upstream_url<'de, D: serde::Deserializer<'de>>(de: D) -> Result<reqwest::Url, D::Error> {
+fn upstream_origin<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Origin, D::Error> {
     let raw = String::deserialize(de)?;
-    let url = reqwest::Url::parse(raw.trim())
-        .map_err(|_| serde::de::Error::custom("expected a URL such as http://api-service:8080"))?;
-    if url.scheme() != "http" {
-        return Err(serde::de::Error::custom(
-            "expected an http:// URL (TLS to the upstream is not supported)",
-        ));
-    }
-    if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
-        return Err(serde::de::Error::custom(
-            "expected http://host[:port] with no query or fragment",
-        ));
-    }
-    if url.path() != "/" {
-        return Err(serde::de::Error::custom(
-            "expected http://host[:port] without a path (request paths are forwarded unchanged)",
-        ));
-    }
-    Ok(url)
+    raw.parse().map_err(serde::de::Error::custom)
 }
 
 /// 1 to 1,000,000 entries (0 would disable the cache; use a small size for that).
@@ -176,7 +161,7 @@ mod tests {
         let c = FrontendConfig::from_vars(vars(&[])).unwrap();
         assert_eq!(c.server.port, 8080);
         assert_eq!(c.site_root, PathBuf::from("/site"));
-        assert_eq!(c.api_upstream.as_str(), "http://api-service:8080/");
+        assert_eq!(c.api_upstream.to_string(), "http://api-service:8080");
         assert_eq!(c.upstream_timeout, Duration::from_secs(60));
         assert_eq!(c.server.max_body_size, 1 << 20);
         assert_eq!(c.fallback, FallbackMode::Spa);
@@ -227,7 +212,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.site_root, PathBuf::from("site/public"));
-        assert_eq!(c.api_upstream.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(c.api_upstream.to_string(), "http://127.0.0.1:9000");
         assert_eq!(c.fallback, FallbackMode::Gatsby);
         assert_eq!(c.csp.as_deref(), Some("default-src 'self'"));
         assert_eq!(c.server.limits().max_body_bytes, 2 << 20);

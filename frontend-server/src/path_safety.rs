@@ -90,6 +90,18 @@ pub fn parse(raw_path: &str) -> Result<SitePath, PathRejection> {
     })
 }
 
+/// Whether [`parse`] would accept `raw_path` as it is, with nothing to decode, refuse or
+/// hide: it starts with `/` and has no `%`, backslash or control character and no segment
+/// starting with `.`. A cheap test for the common case; anything else goes through
+/// [`parse`].
+pub fn is_plain(raw_path: &str) -> bool {
+    raw_path.starts_with('/')
+        && !raw_path.contains("/.")
+        && !raw_path
+            .bytes()
+            .any(|b| b == b'%' || b == b'\\' || b.is_ascii_control() || !b.is_ascii())
+}
+
 fn has_percent_escape(s: &str) -> bool {
     s.as_bytes()
         .windows(3)
@@ -140,6 +152,42 @@ mod tests {
             "relative",
         ] {
             malformed(p);
+        }
+    }
+
+    /// `is_plain` never says yes where `parse` would refuse, hide or decode.
+    #[test]
+    fn plain_paths_are_exactly_what_parse_accepts_unchanged() {
+        for p in [
+            "/",
+            "/api/v1/status",
+            "/about/",
+            "//static//a.png",
+            "/app-5c112b16ea0ead33349e.js",
+        ] {
+            assert!(is_plain(p), "{p}");
+            let parsed = parse(p).unwrap();
+            assert_eq!(
+                parsed.segments.join("/"),
+                p.split('/')
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            );
+        }
+        for p in [
+            "/../etc/passwd",
+            "/a/./b",
+            "/.env",
+            "/.well-known/x",
+            "/a%20b",
+            "/%2e%2e/x",
+            "/a\\b",
+            "/a\u{1}b",
+            "/caf\u{e9}",
+            "relative",
+        ] {
+            assert!(!is_plain(p), "{p}");
         }
     }
 

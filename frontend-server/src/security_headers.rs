@@ -2,10 +2,7 @@
 //! SPA fallback, the 404 page); `nosniff` goes on every static response, because a script
 //! or stylesheet sniffed as something else is exactly the attack it prevents.
 
-use actix_web::{
-    HttpResponse,
-    http::header::{self, HeaderName, HeaderValue},
-};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 
 /// Headers every HTML page gets; the CSP is configurable and added separately.
 pub const HTML_HEADERS: &[(&str, &str)] = &[
@@ -29,25 +26,24 @@ impl SecurityHeaders {
         }
     }
 
-    /// Adds the headers to a static response; `html` says whether its body is HTML.
-    pub fn apply(&self, res: &mut HttpResponse, html: bool) {
-        let headers = res.headers_mut();
-        headers.insert(
+    /// The headers of a static answer; `html` says whether its body is HTML.
+    pub fn for_file(&self, html: bool) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = vec![(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
-        );
-        if !html {
-            return;
+        )];
+        if html {
+            for (name, value) in HTML_HEADERS {
+                headers.push((
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                ));
+            }
+            if let Some(csp) = &self.csp {
+                headers.push((header::CONTENT_SECURITY_POLICY, csp.clone()));
+            }
         }
-        for (name, value) in HTML_HEADERS {
-            headers.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        if let Some(csp) = &self.csp {
-            headers.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
-        }
+        headers
     }
 }
 
@@ -55,23 +51,22 @@ impl SecurityHeaders {
 mod tests {
     use super::*;
 
+    fn get<'a>(headers: &'a [(HeaderName, HeaderValue)], name: &str) -> Option<&'a [u8]> {
+        headers
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, v)| v.as_bytes())
+    }
+
     #[test]
     fn html_gets_all_headers_and_csp_when_configured() {
         let sec = SecurityHeaders::new(Some("default-src 'self'"));
-        let mut res = HttpResponse::Ok().finish();
-        sec.apply(&mut res, true);
-        let h = res.headers();
+        let h = sec.for_file(true);
+        assert_eq!(get(&h, "x-content-type-options"), Some(&b"nosniff"[..]));
+        assert_eq!(get(&h, "x-frame-options"), Some(&b"DENY"[..]));
+        assert!(get(&h, "referrer-policy").is_some());
         assert_eq!(
-            h.get("x-content-type-options").map(|v| v.as_bytes()),
-            Some(&b"nosniff"[..])
-        );
-        assert_eq!(
-            h.get("x-frame-options").map(|v| v.as_bytes()),
-            Some(&b"DENY"[..])
-        );
-        assert!(h.contains_key("referrer-policy"));
-        assert_eq!(
-            h.get("content-security-policy").map(|v| v.as_bytes()),
+            get(&h, "content-security-policy"),
             Some(&b"default-src 'self'"[..])
         );
     }
@@ -79,12 +74,9 @@ mod tests {
     #[test]
     fn non_html_gets_nosniff_only_and_no_csp_by_default() {
         let sec = SecurityHeaders::new(None);
-        let mut res = HttpResponse::Ok().finish();
-        sec.apply(&mut res, false);
-        assert!(res.headers().contains_key("x-content-type-options"));
-        assert!(!res.headers().contains_key("x-frame-options"));
-        let mut html = HttpResponse::Ok().finish();
-        sec.apply(&mut html, true);
-        assert!(!html.headers().contains_key("content-security-policy"));
+        let h = sec.for_file(false);
+        assert!(get(&h, "x-content-type-options").is_some());
+        assert!(get(&h, "x-frame-options").is_none());
+        assert!(get(&sec.for_file(true), "content-security-policy").is_none());
     }
 }

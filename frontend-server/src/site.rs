@@ -1,12 +1,25 @@
 //! The site handler: a pipeline of the static-side modules, top to bottom.
 //!
-//! method check → [`path_safety`] → [`static_files`] resolve → ([`fallback`] when missing)
-//! → representation ([`compression`]) → [`cache_policy`] → [`security_headers`].
+//! method check → ([`path_cache`] hit while the [`site_watch`] generation holds) →
+//! [`path_safety`] → [`static_files`] resolve → ([`fallback`] when missing) → [`site_file`]
+//! (representations, [`cache_policy`], [`security_headers`]) → [`file_response`]
+//! ([`compression`] choice, body from [`body_cache`] or actix-files).
+//!
+//! [`path_cache`]: crate::path_cache
+//! [`site_watch`]: crate::site_watch
+//! [`static_files`]: crate::static_files
+//! [`site_file`]: crate::site_file
+//! [`cache_policy`]: crate::cache_policy
+//! [`security_headers`]: crate::security_headers
+//! [`file_response`]: crate::file_response
+//! [`compression`]: crate::compression
+//! [`body_cache`]: crate::body_cache
+
+use std::sync::Arc;
 
 use actix_web::{
     HttpRequest, HttpResponse,
     http::{Method, StatusCode, header},
-    web,
 };
 use service_kit::probes::method_not_allowed;
 
@@ -16,11 +29,14 @@ use crate::{
     body_cache::BodyCache,
     cache_policy,
     config::FallbackMode,
-    content_types,
     fallback::{self, Fallback},
+    file_response::{self, Outcome},
+    path_cache::{PathCache, Target},
     path_safety::{self, PathRejection, SitePath},
     security_headers::SecurityHeaders,
-    static_files::{self, OpenFile, Resolved, SiteRoot},
+    site_file::SiteFile,
+    site_watch::SiteWatch,
+    static_files::{OpenFile, Resolved, SiteRoot},
 };
 
 /// Characters escaped in a path segment of a `Location` (RFC 3986 §3.3 `pchar` keeps the
@@ -41,6 +57,10 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
+/// Descriptions of a file that keep going stale while being answered (the file changes
+/// faster than it is read) give up after this many attempts.
+const ATTEMPTS: usize = 3;
+
 /// Everything the static side needs, shared by all workers.
 #[derive(Debug)]
 pub struct Site {
@@ -48,6 +68,8 @@ pub struct Site {
     fallback: FallbackMode,
     security: SecurityHeaders,
     bodies: BodyCache,
+    paths: PathCache,
+    watch: SiteWatch,
 }
 
 impl Site {
@@ -57,11 +79,25 @@ impl Site {
         csp: Option<&str>,
         bodies: BodyCache,
     ) -> Self {
+        let watch = SiteWatch::start(root.path());
+        Self::with_watch(root, fallback, csp, bodies, watch)
+    }
+
+    /// [`Self::new`] with a given watch (tests run without one).
+    pub fn with_watch(
+        root: SiteRoot,
+        fallback: FallbackMode,
+        csp: Option<&str>,
+        bodies: BodyCache,
+        watch: SiteWatch,
+    ) -> Self {
         Self {
             root,
             fallback,
             security: SecurityHeaders::new(csp),
             bodies,
+            paths: PathCache::default(),
+            watch,
         }
     }
 
@@ -70,84 +106,126 @@ impl Site {
         &self.bodies
     }
 
+    /// What request paths resolved to.
+    pub fn paths(&self) -> &PathCache {
+        &self.paths
+    }
+
     pub fn root(&self) -> &SiteRoot {
         &self.root
     }
+
+    pub fn watch(&self) -> &SiteWatch {
+        &self.watch
+    }
+}
+
+/// What a request path answers, before it is known whether it can be remembered.
+enum Resolution {
+    Target(Target),
+    /// Malformed or hostile: 400, never remembered (cheap to find again).
+    BadRequest(&'static str),
 }
 
 /// Handler for every path the probes and the proxy did not take.
-pub async fn serve(req: HttpRequest, site: web::Data<Site>) -> HttpResponse {
+pub async fn serve(req: HttpRequest, site: &Site) -> HttpResponse {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return method_not_allowed().await;
     }
-    let path = match path_safety::parse(req.uri().path()) {
-        Ok(path) => path,
-        Err(PathRejection::Malformed(reason)) => return plain(StatusCode::BAD_REQUEST, reason),
-        Err(PathRejection::Hidden) => return not_found(),
-    };
-    match site.root.resolve(&path) {
-        Resolved::File(file) => serve_file(&req, &site, *file, StatusCode::OK).await,
-        Resolved::AddSlash => add_slash(&req, &path),
-        Resolved::Missing => match fallback::decide(site.fallback, &path) {
-            Fallback::Index => serve_fixed(&req, &site, "/index.html", StatusCode::OK).await,
-            Fallback::NotFoundPage => {
-                serve_fixed(&req, &site, "/404.html", StatusCode::NOT_FOUND).await
+    let raw = req.uri().path();
+    for _ in 0..ATTEMPTS {
+        // Read before resolving: a change during the resolution makes what it finds stale
+        // at once.
+        let generation = site.watch.generation();
+        let remembered = generation.and_then(|g| site.paths.get(raw, g));
+        let target = match remembered {
+            Some(target) => target,
+            None => match resolve(site, raw) {
+                Resolution::BadRequest(reason) => {
+                    return plain(StatusCode::BAD_REQUEST, reason);
+                }
+                Resolution::Target(target) => {
+                    if let Some(g) = generation {
+                        site.paths.insert(raw, g, target.clone());
+                    }
+                    target
+                }
+            },
+        };
+        let (file, status) = match target {
+            Target::File { file, status } => (file, status),
+            Target::AddSlash { location } => return add_slash(&req, &location),
+            Target::NotFound => return not_found(),
+        };
+        match file_response::respond(&req, &site.root, &site.bodies, &file, status).await {
+            Ok(Outcome::Answer(res)) => return res,
+            // Changed under the description (a change the watch has not reported yet):
+            // forget it and resolve again.
+            Ok(Outcome::Stale) => site.paths.remove(raw),
+            Err(err) => {
+                tracing::error!(file = %file.identity.abs.display(), error = %err, "cannot read site file");
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file");
             }
-            Fallback::NotFound => not_found(),
-        },
-    }
-}
-
-async fn serve_fixed(
-    req: &HttpRequest,
-    site: &Site,
-    url_path: &str,
-    status: StatusCode,
-) -> HttpResponse {
-    match site.root.fixed_file(url_path) {
-        Some(file) => serve_file(req, site, file, status).await,
-        None => not_found(),
-    }
-}
-
-async fn serve_file(
-    req: &HttpRequest,
-    site: &Site,
-    file: OpenFile,
-    status: StatusCode,
-) -> HttpResponse {
-    let policy = cache_policy::policy_for(&file.url_path);
-    let abs = file.abs.clone();
-    let served = static_files::respond(req, &site.root, file, status, &site.bodies).await;
-    let (mut res, kind) = match served {
-        Ok(ok) => ok,
-        Err(err) => {
-            tracing::error!(file = %abs.display(), error = %err, "cannot read site file");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file");
         }
-    };
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static(policy.header_value()),
-    );
-    if kind.compressible {
-        static_files::add_vary(&mut res);
     }
-    site.security
-        .apply(&mut res, content_types::is_html(&kind.mime));
-    res
+    tracing::warn!(path = raw, "site file kept changing while being answered");
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the file is changing; try again",
+    )
 }
 
-/// `308` to the same path with a slash, query kept (RFC 9110 §15.4.9: 308 keeps the method).
-/// The location is rebuilt from the parsed segments, never copied from the raw path: a raw
-/// `//host/dir` would make a protocol-relative location, an open redirect.
-fn add_slash(req: &HttpRequest, path: &SitePath) -> HttpResponse {
+/// Finds what `raw` answers on disk.
+fn resolve(site: &Site, raw: &str) -> Resolution {
+    let path = match path_safety::parse(raw) {
+        Ok(path) => path,
+        Err(PathRejection::Malformed(reason)) => return Resolution::BadRequest(reason),
+        Err(PathRejection::Hidden) => return Resolution::Target(Target::NotFound),
+    };
+    let target = match site.root.resolve(&path) {
+        Resolved::File(file) => file_target(site, *file, StatusCode::OK),
+        Resolved::AddSlash => Target::AddSlash {
+            location: slash_location(&path).into(),
+        },
+        Resolved::Missing => match fallback::decide(site.fallback, &path) {
+            Fallback::Index => fixed(site, "/index.html", StatusCode::OK),
+            Fallback::NotFoundPage => fixed(site, "/404.html", StatusCode::NOT_FOUND),
+            Fallback::NotFound => Target::NotFound,
+        },
+    };
+    Resolution::Target(target)
+}
+
+fn fixed(site: &Site, url_path: &str, status: StatusCode) -> Target {
+    match site.root.fixed_file(url_path) {
+        Some(file) => file_target(site, file, status),
+        None => Target::NotFound,
+    }
+}
+
+fn file_target(site: &Site, file: OpenFile, status: StatusCode) -> Target {
+    Target::File {
+        file: Arc::new(SiteFile::new(&site.root, file, &site.security)),
+        status,
+    }
+}
+
+/// The path of a `308` to the same path with a slash. Rebuilt from the parsed segments,
+/// never copied from the raw path: a raw `//host/dir` would make a protocol-relative
+/// location, an open redirect.
+fn slash_location(path: &SitePath) -> String {
     let mut location = String::new();
     for segment in &path.segments {
         location.push('/');
         location.extend(utf8_percent_encode(segment, PATH_SEGMENT));
     }
     location.push('/');
+    location
+}
+
+/// `308` to the same path with a slash, query kept (RFC 9110 §15.4.9: 308 keeps the method).
+fn add_slash(req: &HttpRequest, location: &str) -> HttpResponse {
+    let mut location = location.to_owned();
     if let Some(query) = req.uri().query() {
         location.push('?');
         location.push_str(query);

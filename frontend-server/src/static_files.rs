@@ -14,43 +14,20 @@
 //! with the reason, and switched at once if `openat2` ever fails that way later: a refused
 //! system call never turns the whole site into 404s.
 //!
-//! Files are answered by `actix-files`' `NamedFile` (ETag, Last-Modified, 304/412, HEAD,
-//! single-range 206/416), with the content type from [`crate::content_types`] and the
-//! representation chosen by [`crate::compression`]. The in-memory gzip representation has
-//! its own validator and answers conditional requests here (`If-Match`,
-//! `If-Unmodified-Since` → 412; `If-None-Match`, `If-Modified-Since` → 304).
+//! What is found is described by [`crate::site_file`] and answered by
+//! [`crate::file_response`].
 
 use std::{
     fs::{File, Metadata},
-    io,
     os::fd::OwnedFd,
     path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
     time::SystemTime,
 };
 
-use actix_files::NamedFile;
-use actix_web::{
-    HttpRequest, HttpResponse,
-    http::{
-        StatusCode,
-        header::{self, ContentEncoding, HeaderValue},
-    },
-};
-use bytes::Bytes;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
-use crate::{
-    body_cache::{BodyCache, FileStamp, MAX_CACHED_FILE, Variant},
-    compression::{Accepted, Coding, MIN_COMPRESS_BYTES},
-    content_types::{self, FileKind},
-    path_safety::SitePath,
-};
-
-/// `NamedFile` (ranges, some conditionals, files over [`MAX_CACHED_FILE`]) reads every
-/// chunk on the blocking pool: no file read runs on an async worker. (actix-files' default
-/// reads files below its threshold on the worker.)
-const SYNC_READ_BELOW: u64 = 0;
+use crate::{compression::Coding, path_safety::SitePath};
 
 /// An open regular file inside the root.
 #[derive(Debug)]
@@ -269,12 +246,16 @@ impl SiteRoot {
     }
 
     /// The precompressed sibling of `file` for `coding`, if present, inside the root and
-    /// not older than the file (a stale sibling is never served). Times are compared in
-    /// whole seconds: build tools copy a file's mtime onto its siblings with millisecond
-    /// precision (node's `fs.utimes`), so the sibling of a fresh build can read a few
-    /// hundred nanoseconds *older* than its file; an edit made after the build lands in a
-    /// later second.
-    fn fresh_sibling(&self, file: &OpenFile, coding: Coding) -> Option<(File, Metadata, PathBuf)> {
+    /// not older than the file (a stale sibling is never served), with its relative and
+    /// absolute paths. Times are compared in whole seconds: build tools copy a file's mtime
+    /// onto its siblings with millisecond precision (node's `fs.utimes`), so the sibling of
+    /// a fresh build can read a few hundred nanoseconds *older* than its file; an edit made
+    /// after the build lands in a later second.
+    pub fn fresh_sibling(
+        &self,
+        file: &OpenFile,
+        coding: Coding,
+    ) -> Option<(File, Metadata, PathBuf, PathBuf)> {
         let suffix = coding.sibling_suffix()?;
         let mut name = file.rel.file_name()?.to_os_string();
         name.push(".");
@@ -285,224 +266,13 @@ impl SiteRoot {
             (Ok(s), Ok(f)) => whole_seconds(s) >= whole_seconds(f),
             _ => false,
         };
-        (meta.is_file() && fresh).then(|| (sibling, meta, self.canonical.join(rel)))
+        let abs = self.canonical.join(&rel);
+        (meta.is_file() && fresh).then_some((sibling, meta, rel, abs))
     }
-}
-
-/// Answers `req` with `file`, choosing its representation. Returns the response and the
-/// file's kind (for the headers added after).
-pub async fn respond(
-    req: &HttpRequest,
-    root: &SiteRoot,
-    file: OpenFile,
-    status: StatusCode,
-    cache: &BodyCache,
-) -> io::Result<(HttpResponse, FileKind)> {
-    let kind = content_types::kind_of(&file.abs);
-    if kind.compressible && !req.headers().contains_key(header::RANGE) {
-        let accepted = Accepted::from_header(
-            req.headers()
-                .get(header::ACCEPT_ENCODING)
-                .and_then(|v| v.to_str().ok()),
-        );
-        for wanted in [Coding::Brotli, Coding::Gzip] {
-            if !accepted.accepts(wanted) {
-                continue;
-            }
-            if let Some((sibling, meta, path)) = root.fresh_sibling(&file, wanted) {
-                let res = answer_file(
-                    req,
-                    sibling,
-                    meta,
-                    &path,
-                    Some(wanted),
-                    &kind,
-                    status,
-                    cache,
-                )
-                .await?;
-                return Ok((res, kind));
-            }
-        }
-        let stamp = FileStamp::of(&file.meta);
-        if accepted.gzip && stamp.len >= MIN_COMPRESS_BYTES && stamp.len <= MAX_CACHED_FILE {
-            let entry = cache
-                .get(&file.abs, &file.file, stamp, Variant::Gzipped)
-                .await?;
-            let res = MemoryBody {
-                kind: &kind,
-                body: &entry.body,
-                etag: entry.stamp.etag("-gz"),
-                meta: &file.meta,
-                coding: Some(Coding::Gzip),
-                status,
-            }
-            .respond(req);
-            return Ok((res, kind));
-        }
-    }
-    let res = answer_file(
-        req, file.file, file.meta, &file.abs, None, &kind, status, cache,
-    )
-    .await?;
-    Ok((res, kind))
-}
-
-/// Answers with a file's bytes as they are (the file itself or a precompressed sibling):
-/// from memory, or through `NamedFile` for what only it implements (ranges, `If-Match`,
-/// `If-Unmodified-Since`, `If-Range`) and for files too big to keep.
-#[allow(clippy::too_many_arguments)]
-async fn answer_file(
-    req: &HttpRequest,
-    file: File,
-    meta: Metadata,
-    path: &Path,
-    coding: Option<Coding>,
-    kind: &FileKind,
-    status: StatusCode,
-    cache: &BodyCache,
-) -> io::Result<HttpResponse> {
-    let h = req.headers();
-    let needs_named = [
-        header::RANGE,
-        header::IF_MATCH,
-        header::IF_UNMODIFIED_SINCE,
-        header::IF_RANGE,
-    ]
-    .iter()
-    .any(|name| h.contains_key(name))
-        || meta.len() > MAX_CACHED_FILE;
-    if needs_named {
-        let mut named = NamedFile::from_file(file, path)?.set_content_type(kind.mime.clone());
-        if let Some(coding) = coding {
-            named = named.set_content_encoding(match coding {
-                Coding::Brotli => ContentEncoding::Brotli,
-                _ => ContentEncoding::Gzip,
-            });
-        }
-        return Ok(named_response(named, req, status));
-    }
-    let stamp = FileStamp::of(&meta);
-    let entry = cache.get(path, &file, stamp, Variant::AsIs).await?;
-    Ok(MemoryBody {
-        kind,
-        body: &entry.body,
-        etag: entry.stamp.etag(""),
-        meta: &meta,
-        coding,
-        status,
-    }
-    .respond(req))
-}
-
-// `set_status_code` is deprecated in favour of `Responder::customize()`, but only it makes
-// `NamedFile` skip the 200-only logic (conditional 304, ranges) for the 404 page.
-#[allow(deprecated)]
-fn named_response(named: NamedFile, req: &HttpRequest, status: StatusCode) -> HttpResponse {
-    named
-        .disable_content_disposition()
-        .read_mode_threshold(SYNC_READ_BELOW)
-        .set_status_code(status)
-        .into_response(req)
-}
-
-/// A representation held in memory, with the headers `NamedFile` would send for it.
-struct MemoryBody<'a> {
-    kind: &'a FileKind,
-    body: &'a Bytes,
-    etag: String,
-    meta: &'a Metadata,
-    coding: Option<Coding>,
-    status: StatusCode,
-}
-
-impl MemoryBody<'_> {
-    fn respond(self, req: &HttpRequest) -> HttpResponse {
-        let mut builder = HttpResponse::build(self.status);
-        builder.insert_header((header::CONTENT_TYPE, self.kind.mime.to_string()));
-        if let Some(coding) = self.coding {
-            builder.insert_header((header::CONTENT_ENCODING, coding.token()));
-        }
-        // Validators and 304 only for a 200: the 404 page is not a cacheable success.
-        if self.status == StatusCode::OK {
-            if let Ok(modified) = self.meta.modified() {
-                builder.insert_header((header::LAST_MODIFIED, header::HttpDate::from(modified)));
-            }
-            builder.insert_header((header::ETAG, self.etag.as_str()));
-            builder.insert_header((header::ACCEPT_RANGES, "bytes"));
-            if precondition_failed(req, &self.etag, self.meta) {
-                return builder
-                    .status(StatusCode::PRECONDITION_FAILED)
-                    .body(actix_web::body::None::new());
-            }
-            if not_modified(req, &self.etag, self.meta) {
-                return builder
-                    .status(StatusCode::NOT_MODIFIED)
-                    .body(actix_web::body::None::new());
-            }
-        }
-        builder.body(self.body.clone())
-    }
-}
-
-/// RFC 9110 §13.2.2 steps 1–2, against this representation's validators: `If-Match`
-/// (strong comparison, §13.1.1; `*` matches, the representation exists) fails the request
-/// when no tag matches; only without it, `If-Unmodified-Since` fails it when the file
-/// changed after that date. An unparsable date is ignored (§13.1.4).
-fn precondition_failed(req: &HttpRequest, etag: &str, meta: &Metadata) -> bool {
-    if let Some(im) = req.headers().get(header::IF_MATCH) {
-        let Ok(im) = im.to_str() else {
-            return true;
-        };
-        let strong_match = |tag: &str| tag == "*" || (!etag.starts_with("W/") && tag == etag);
-        return !im.split(',').map(str::trim).any(strong_match);
-    }
-    let since = req
-        .headers()
-        .get(header::IF_UNMODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<header::HttpDate>().ok());
-    match (since, meta.modified()) {
-        (Some(since), Ok(modified)) => whole_seconds(modified) > whole_seconds(since.into()),
-        _ => false,
-    }
-}
-
-/// RFC 9110 §13.1.2 / §13.2.2: If-None-Match (weak comparison) takes precedence; only
-/// without it is If-Modified-Since evaluated.
-fn not_modified(req: &HttpRequest, etag: &str, meta: &Metadata) -> bool {
-    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH) {
-        let Ok(inm) = inm.to_str() else {
-            return false;
-        };
-        let ours = etag.trim_start_matches("W/");
-        return inm
-            .split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours);
-    }
-    let since = req
-        .headers()
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<header::HttpDate>().ok());
-    match (since, meta.modified()) {
-        (Some(since), Ok(modified)) => {
-            // HTTP dates have one-second resolution (RFC 9110 §5.6.7).
-            whole_seconds(modified) <= whole_seconds(since.into())
-        }
-        _ => false,
-    }
-}
-
-/// `Vary: Accept-Encoding` (RFC 9110 §12.5.5) on every answer whose body depends on it.
-pub fn add_vary(res: &mut HttpResponse) {
-    res.headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
 }
 
 /// Seconds since the epoch, for comparisons at the resolution every tool preserves.
-fn whole_seconds(t: SystemTime) -> u64 {
+pub fn whole_seconds(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }

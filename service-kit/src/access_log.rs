@@ -43,8 +43,19 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 /// Paths logged at debug level only.
 pub const PROBE_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
-/// Route label for requests that matched no route.
-const UNMATCHED_ROUTE: &str = "unmatched";
+/// Route label for requests that matched no route pattern, when the application does not
+/// name them itself (see [`UnmatchedRoute`]).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The metrics' route label of a request that matched no route pattern. An application
+/// whose catch-all `default_service` dispatches by itself (frontend-server: `/api/…` to the
+/// proxy, the rest to the site, without actix' regex routes) names its routes here.
+pub type UnmatchedRoute = fn(&ServiceRequest) -> &'static str;
+
+/// [`UnmatchedRoute`] for applications whose default service only answers 404.
+pub fn unmatched(_: &ServiceRequest) -> &'static str {
+    UNMATCHED_ROUTE
+}
 
 /// The id of the request being served, stored in the request's extensions.
 #[derive(Debug, Clone)]
@@ -171,7 +182,11 @@ thread_local! {
 ///
 /// The log line's fields are gathered only when its level is enabled: with probes at debug
 /// level, a kubelet's probes cost a metric update and nothing else.
-pub async fn observe<B, F, Fut>(req: ServiceRequest, inner: F) -> Result<ServiceResponse<B>, Error>
+pub async fn observe<B, F, Fut>(
+    req: ServiceRequest,
+    unmatched_route: UnmatchedRoute,
+    inner: F,
+) -> Result<ServiceResponse<B>, Error>
 where
     F: FnOnce(ServiceRequest) -> Fut,
     Fut: Future<Output = Result<ServiceResponse<B>, Error>>,
@@ -193,7 +208,9 @@ where
     // run), so an error answer is counted under its route too. No clone of the HttpRequest
     // may be held across the call: actix needs the only reference to fill in route
     // parameters.
-    let route = req.match_pattern();
+    let route = req
+        .match_pattern()
+        .map_or_else(|| Cow::Borrowed(unmatched_route(&req)), Cow::Owned);
     req.extensions_mut().insert(request_id.clone());
     let result = inner(req).await;
     let elapsed = started.elapsed();
@@ -202,8 +219,7 @@ where
         Err(err) => err.as_response_error().status_code(),
     };
     if let Some(metrics) = metrics {
-        let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
-        metrics.observe(route, &method, status.as_u16(), elapsed);
+        metrics.observe(&route, &method, status.as_u16(), elapsed);
     }
     if let Some(facts) = facts {
         facts.emit(status.as_u16(), elapsed, &request_id.0);
@@ -245,8 +261,9 @@ fn gin_client_ip(req: &ServiceRequest) -> Cow<'_, str> {
 }
 
 /// An address as Go's `net.IP.String()` prints it (the same text as Rust's `Display`; IPv4,
-/// the common case, without the formatting machinery).
-fn ip_text(ip: std::net::IpAddr) -> String {
+/// the common case, without the formatting machinery). Also what frontend-server's proxy
+/// sends as `X-Real-IP`.
+pub fn ip_text(ip: std::net::IpAddr) -> String {
     match ip {
         std::net::IpAddr::V4(v4) => {
             let mut out = Vec::with_capacity(15);

@@ -23,13 +23,13 @@
 //! connection's [`ConnState`], reached from a request through actix' connection data.
 
 use std::{
-    cell::Cell,
+    cell::{Cell, RefCell},
     future::Future,
     io,
     net::SocketAddr,
     pin::Pin,
     rc::Rc,
-    task::{Context, Poll, Waker},
+    task::{Context, Poll, Waker, ready},
     time::Duration,
 };
 
@@ -38,7 +38,11 @@ use actix_service::{Service, ServiceFactory};
 use futures_util::future::LocalBoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::request_framing::Framer;
+use crate::{
+    deadline::WaitDeadline,
+    direct_body::{self, SendTail, Tail},
+    request_framing::Framer,
+};
 
 /// What the socket side and the service side of one connection share (one worker thread
 /// owns a connection, so plain cells suffice).
@@ -50,6 +54,8 @@ pub struct ConnState {
     answered: Cell<u64>,
     /// The dispatcher waiting for held-back bytes.
     waker: Cell<Option<Waker>>,
+    /// A body this wrapper writes itself after the last head ([`crate::direct_body`]).
+    tail: RefCell<Option<Tail>>,
 }
 
 impl std::fmt::Debug for ConnState {
@@ -62,13 +68,18 @@ impl std::fmt::Debug for ConnState {
 }
 
 impl ConnState {
-    /// A request was handed to actix whose response has not started yet.
+    /// A request was handed to actix whose response has not started yet, or whose body
+    /// this wrapper has still to write.
     fn unanswered(&self) -> bool {
-        self.delivered.get() > self.answered.get()
+        self.delivered.get() > self.answered.get() || self.tail.borrow().is_some()
     }
 
     fn mark_answered(&self) {
         self.answered.set(self.answered.get() + 1);
+        self.wake_reader();
+    }
+
+    fn wake_reader(&self) {
         if let Some(waker) = self.waker.take() {
             waker.wake();
         }
@@ -78,6 +89,13 @@ impl ConnState {
 /// The connection's shared state as stored in actix' connection data.
 #[derive(Debug, Clone)]
 pub struct ConnHandle(Rc<ConnState>);
+
+impl ConnHandle {
+    /// Registers the body of the answer whose head actix has just encoded.
+    pub(crate) fn set_tail(&self, tail: Tail) {
+        *self.0.tail.borrow_mut() = Some(tail);
+    }
+}
 
 /// The inbound side of a connection, framed; see the module documentation.
 #[derive(Debug)]
@@ -90,8 +108,7 @@ pub struct GuardedIo<T> {
     conn: Rc<ConnState>,
     head_timeout: Duration,
     /// Armed while a head is incomplete and the socket has nothing more.
-    head_timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    head_timer_armed: bool,
+    head_deadline: WaitDeadline,
     timed_out: bool,
     peer: Option<SocketAddr>,
 }
@@ -105,8 +122,7 @@ impl<T> GuardedIo<T> {
             pending_at: 0,
             conn: Rc::default(),
             head_timeout,
-            head_timer: None,
-            head_timer_armed: false,
+            head_deadline: WaitDeadline::default(),
             timed_out: false,
             peer,
         }
@@ -137,7 +153,7 @@ impl<T> GuardedIo<T> {
     /// After bytes were admitted: a head that is complete needs no deadline any more.
     fn after_admit(&mut self) {
         if !self.framer.in_head() {
-            self.head_timer_armed = false;
+            self.head_deadline.disarm();
         }
     }
 
@@ -148,18 +164,7 @@ impl<T> GuardedIo<T> {
 
     /// Polls the head deadline of an incomplete head; `true` once it has passed.
     fn head_deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.framer.in_head() {
-            return false;
-        }
-        let deadline = tokio::time::Instant::now() + self.head_timeout;
-        let timer = self
-            .head_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if !self.head_timer_armed {
-            timer.as_mut().reset(deadline);
-            self.head_timer_armed = true;
-        }
-        timer.as_mut().poll(cx).is_ready()
+        self.framer.in_head() && self.head_deadline.poll_expired(self.head_timeout, cx)
     }
 }
 
@@ -237,13 +242,37 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
+impl<T: SendTail> GuardedIo<T> {
+    /// Writes the registered tail, if any; then the held-back request may go.
+    fn poll_tail(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut slot = self.conn.tail.borrow_mut();
+        let Some(tail) = slot.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let written = ready!(direct_body::poll_write_tail(&mut self.io, tail, cx));
+        *slot = None;
+        drop(slot);
+        self.conn.wake_reader();
+        Poll::Ready(written)
+    }
+}
+
+// While a tail is registered, every byte actix writes belongs to the answer before it (its
+// head): actix polls a body only after encoding its head, and the next request is held
+// back until the tail is written. So writes pass through, and the tail follows them at the
+// next flush, or before the connection is shut down.
+impl<T: SendTail> AsyncWrite for GuardedIo<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        // The head of an answer whose tail follows: one segment for both where they fit.
+        if this.conn.tail.borrow().is_some() {
+            return this.io.poll_write_more(cx, buf);
+        }
+        Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -259,11 +288,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        let this = self.get_mut();
+        ready!(this.poll_tail(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        let this = self.get_mut();
+        ready!(this.poll_tail(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
 

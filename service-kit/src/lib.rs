@@ -16,6 +16,10 @@
 //! - [`connection`]: between socket and HTTP dispatcher: a deadline on every request head,
 //!   pipelined requests held back until the one before is answered ([`request_framing`]
 //!   finds where requests begin and end).
+//! - [`direct_body`]: large response bodies written by the connection itself (`sendfile`),
+//!   without actix-http's copy into its write buffer.
+//! - [`deadline`]: a deadline per wait (request heads here, upstream body reads in the
+//!   frontend's proxy).
 //! - [`stack`]: the middleware stack above, in its one correct order.
 //! - [`self_probe`]: `<binary> healthcheck` for images without a shell.
 //! - [`launch`]: a server binary's `main`: config, healthcheck, telemetry, bind, serve, flush.
@@ -23,6 +27,8 @@
 
 pub mod access_log;
 pub mod connection;
+pub mod deadline;
+pub mod direct_body;
 pub mod errors;
 pub mod launch;
 pub mod lifecycle;

@@ -177,6 +177,10 @@ where
                 })
                 .finish(MarkAnswered(app));
             fn_service(move |stream: TcpStream| {
+                // Answers are written whole (a head, or a head and then a body the
+                // connection sends itself): Nagle's algorithm could only hold back their
+                // last segment until the client's delayed ACK, ~40 ms (nginx: tcp_nodelay).
+                let _ = stream.set_nodelay(true);
                 let peer = stream.peer_addr().ok();
                 let io = GuardedIo::new(stream, head_timeout, peer);
                 std::future::ready(Ok::<_, std::convert::Infallible>((

@@ -13,9 +13,13 @@ use actix_web::{
     middleware::{Next, from_fn},
 };
 
-use crate::{access_log, limits, recover};
+use crate::{
+    access_log::{self, UnmatchedRoute},
+    limits, recover,
+};
 
-/// Wraps `app` in the standard stack.
+/// Wraps `app` in the standard stack; requests no route pattern matches are labelled
+/// `unmatched` in the metrics.
 pub fn wrap<T, B>(
     app: App<T>,
     limits: limits::Limits,
@@ -38,8 +42,35 @@ where
         > + 'static,
     B: MessageBody + 'static,
 {
+    wrap_routed(app, limits, access_log::unmatched)
+}
+
+/// [`wrap`], with the application naming the routes of its own catch-all service.
+pub fn wrap_routed<T, B>(
+    app: App<T>,
+    limits: limits::Limits,
+    unmatched_route: UnmatchedRoute,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+>
+where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
     app.wrap(from_fn(move |req, next: Next<B>| {
-        access_log::observe(req, move |req| async move {
+        access_log::observe(req, unmatched_route, move |req| async move {
             match limits::refusal(&limits, &req) {
                 Some(refused) => Ok(req.into_response(refused)),
                 None => recover::catch_panics(next.call(req))

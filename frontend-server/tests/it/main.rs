@@ -10,6 +10,7 @@ mod compression;
 mod connection;
 mod deployment_config;
 mod e2e;
+mod freshness;
 mod memory;
 mod nginx_parity;
 mod process;

@@ -74,3 +74,45 @@ async fn memory_stays_flat_under_a_scan_of_many_distinct_files() {
          {scanned_mib} MiB with a 4 MiB cache"
     );
 }
+
+/// Issue 11: what request paths resolved to is remembered in a bounded cache. A scan of
+/// 30,000 distinct unknown pages (each answered with the fallback page) and 10,000
+/// distinct missing assets keeps resident memory within a few cache budgets of what it
+/// was after the first 2,000 (the cache holds at most 8 MiB of paths and descriptions).
+#[tokio::test]
+async fn memory_stays_flat_under_a_scan_of_many_distinct_paths() {
+    const PAGES: usize = 30_000;
+    const ASSETS: usize = 10_000;
+    const PATH_WARMUP: usize = 2_000;
+    let site = support::fixture_site();
+    let root = site.root().display().to_string();
+    let fe = support::start_proc(
+        &support::frontend_binary(),
+        &[("SITE_ROOT", &root), ("LOG_LEVEL", "warn,service_kit=info")],
+    );
+    let c = support::client();
+    let mut after_warmup = 0;
+    for i in 0..PAGES + ASSETS {
+        // Long-ish, distinct paths, as a crawler or a scanner sends them.
+        let path = if i < PAGES {
+            format!("/scan/{i}/{}", "p".repeat(i % 100))
+        } else {
+            format!("/static/scan/{i}-{}.js", "a".repeat(i % 100))
+        };
+        let res = c.get(fe.url(&path)).send().await.unwrap();
+        let want = if i < PAGES { 200 } else { 404 };
+        assert_eq!(res.status(), want, "{path}");
+        res.bytes().await.unwrap();
+        if i + 1 == PATH_WARMUP {
+            after_warmup = rss_kib(fe.child.id());
+        }
+    }
+    let after_scan = rss_kib(fe.child.id());
+    let grown_mib = after_scan.saturating_sub(after_warmup) / 1024;
+    assert!(
+        grown_mib <= 24,
+        "RSS grew by {grown_mib} MiB ({after_warmup} → {after_scan} KiB) over a scan of \
+         {} distinct paths",
+        PAGES + ASSETS
+    );
+}

@@ -128,6 +128,12 @@ fn enc(res: &reqwest::Response) -> Option<String> {
         .map(|v| v.to_str().unwrap().to_owned())
 }
 
+fn vary(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get(header::VARY)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
 /// The biggest hashed `.js` file of the build (a real bundle).
 fn a_bundle(public: &Path) -> String {
     std::fs::read_dir(public)
@@ -181,11 +187,14 @@ async fn pages_proxy_and_gzip_match_nginx_and_the_differences_are_the_listed_one
         );
     }
 
-    // Parity: gzip on HTML for a gzip-only client; same page once decoded.
+    // Parity: gzip on HTML for a gzip-only client, with `Vary: Accept-Encoding` (the
+    // seed's `gzip_vary on`); same page once decoded.
     let n = get(nginx.url("/"), Some("gzip")).await;
     let f = get(fe.url("/"), Some("gzip")).await;
     assert_eq!(enc(&n).as_deref(), Some("gzip"));
     assert_eq!(enc(&f).as_deref(), Some("gzip"));
+    assert_eq!(vary(&n).as_deref(), Some("Accept-Encoding"));
+    assert_eq!(vary(&f).as_deref(), Some("Accept-Encoding"));
     assert_eq!(
         support::gunzip(&n.bytes().await.unwrap()),
         support::gunzip(&f.bytes().await.unwrap())
@@ -224,15 +233,16 @@ async fn pages_proxy_and_gzip_match_nginx_and_the_differences_are_the_listed_one
     );
     assert_eq!(f.status(), 404);
 
-    // Deliberate difference 2: JS type and coding. nginx labels JS application/javascript
-    // and gzips it per request (level 1); we label it text/javascript (RFC 9239) and send
-    // the build's Brotli file to clients that accept it.
+    // Deliberate difference 2: JS type and coding. nginx labels JS application/javascript,
+    // which the seed's `gzip_types` does not list, so it sends every bundle uncompressed;
+    // we label it text/javascript (RFC 9239) and send the build's Brotli file to clients
+    // that accept it.
     let bundle = format!("/{}", a_bundle(&public));
     let n = get(nginx.url(&bundle), Some("gzip, br")).await;
     let f = get(fe.url(&bundle), Some("gzip, br")).await;
     assert_eq!(essence(&n), "application/javascript");
     assert_eq!(essence(&f), "text/javascript");
-    assert_eq!(enc(&n).as_deref(), Some("gzip"));
+    assert_eq!(enc(&n), None, "the seed's gzip_types never matches JS");
     assert_eq!(enc(&f).as_deref(), Some("br"));
 
     // Deliberate difference 3: cache headers (nginx sends none).
@@ -247,6 +257,57 @@ async fn pages_proxy_and_gzip_match_nginx_and_the_differences_are_the_listed_one
     let f = get(fe.url("/healthz"), None).await;
     assert_eq!(essence(&n), "text/html");
     assert_eq!(f.text().await.unwrap(), "healthy");
+
+    // Deliberate difference 5: JSON (the build's page data, `webpack.stats.json`). Not in
+    // the seed's `gzip_types` either, so nginx sends it as it is; we compress it like any
+    // text of at least 1 KiB (the build's page-data files are smaller than that).
+    let data = "/webpack.stats.json";
+    assert!(
+        std::fs::metadata(public.join("webpack.stats.json"))
+            .unwrap()
+            .len()
+            >= 1024
+    );
+    let n = get(nginx.url(data), Some("gzip")).await;
+    let f = get(fe.url(data), Some("gzip")).await;
+    assert_eq!(essence(&n), "application/json");
+    assert_eq!(enc(&n), None);
+    assert!(enc(&f).is_some(), "frontend-server compresses JSON");
+
+    // Deliberate difference 6: the seed's `gzip_disable "MSIE [1-6]\."` makes nginx send
+    // HTML uncompressed to Internet Explorer 6 and older (whose gzip handling was broken);
+    // we compress for every client that asks.
+    let c2 = c.clone();
+    let with = |url: String, name: &'static str, value: &'static str| {
+        let c = c2.clone();
+        async move {
+            c.get(url)
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .header(name, value)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let msie = "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)";
+    assert_eq!(enc(&with(nginx.url("/"), "user-agent", msie).await), None);
+    assert_eq!(
+        enc(&with(fe.url("/"), "user-agent", msie).await).as_deref(),
+        Some("gzip")
+    );
+
+    // Parity: the seed's `gzip_proxied expired no-cache no-store private auth` does not
+    // stop nginx compressing a page for a request that came through a proxy (`Via`): its
+    // static answers carry neither `Expires` nor `Cache-Control`, and without them nginx
+    // compresses. Neither do we stop.
+    assert_eq!(
+        enc(&with(nginx.url("/"), "via", "1.1 cache").await).as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(
+        enc(&with(fe.url("/"), "via", "1.1 cache").await).as_deref(),
+        Some("gzip")
+    );
 }
 
 #[tokio::test]

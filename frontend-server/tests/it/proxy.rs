@@ -284,6 +284,44 @@ async fn upstream_connections_are_pooled_and_kept_alive() {
     );
 }
 
+/// A pooled connection the upstream closed while it sat idle is never used for the next
+/// request: it gets a new connection and a right answer, not a 502.
+#[tokio::test]
+async fn an_upstream_closing_idle_connections_costs_no_failed_request() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[("WORKERS", "1")]);
+    let c = support::client();
+    for round in 0..4 {
+        let res = c.get(srv.url("/api/close-idle")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "round {round}");
+        assert_eq!(res.text().await.unwrap(), "{\"ok\":true}");
+        // The upstream closes the connection 100 ms after answering.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let conns = upstream
+        .connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(conns, 4, "one new connection per round");
+}
+
+/// reqwest's one default header: a request without `Accept` reaches the api with
+/// `Accept: */*` (the same meaning, RFC 9110 §12.5.1); one with `Accept` keeps its own.
+/// Documented in the crate README; sent raw, since HTTP clients add an `Accept` of their own.
+#[test]
+fn a_request_without_accept_reaches_the_upstream_with_accept_any() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let (status, _) = support::raw_get(&srv.base, "/api/echo");
+    assert_eq!(status, 200);
+    assert_eq!(upstream.last().header("accept"), Some("*/*"));
+    let mut conn =
+        test_support::raw_http::RawConn::connect(srv.base.trim_start_matches("http://")).unwrap();
+    conn.send("GET /api/echo HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n")
+        .unwrap();
+    assert_eq!(conn.read_response(false).unwrap().status, 200);
+    assert_eq!(upstream.last().header("accept"), Some("application/json"));
+}
+
 #[test]
 fn dot_segments_cannot_reach_other_upstream_paths() {
     let upstream = TestUpstream::start();

@@ -181,6 +181,11 @@ pub struct InProcess {
 impl InProcess {
     /// Starts with `SITE_ROOT=site` and the given extra variables.
     pub fn start(site: &Path, extra: &[(&str, &str)]) -> Self {
+        Self::start_state(Self::state(site, extra))
+    }
+
+    /// The state [`Self::start`] serves, for tests that change a part of it.
+    pub fn state(site: &Path, extra: &[(&str, &str)]) -> AppState {
         let mut env = vec![
             ("SITE_ROOT".to_owned(), site.display().to_string()),
             ("WORKERS".to_owned(), "2".to_owned()),
@@ -189,7 +194,11 @@ impl InProcess {
         ];
         env.extend(vars(extra));
         let config = FrontendConfig::from_vars(env).unwrap();
-        let state = AppState::new(config).unwrap();
+        AppState::new(config).unwrap()
+    }
+
+    /// Serves `state`.
+    pub fn start_state(state: AppState) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -318,6 +327,7 @@ impl SeenRequest {
 /// - `/api/cookies`: three `Set-Cookie`s and hop-by-hop headers, some named by `Connection`;
 /// - `/api/redirect`: 302 to `/elsewhere`;
 /// - `/api/empty`: 204; `/api/notmodified`: 304.
+/// - `/api/close-idle`: 200 with keep-alive, then the connection is closed 100 ms later.
 ///
 /// Keep-alive is honoured, and accepted connections are counted.
 #[derive(Debug, Clone)]
@@ -477,6 +487,15 @@ async fn serve_conn(stream: TcpStream, seen: Arc<Mutex<Vec<SeenRequest>>>) {
                 stream
                     .write_all(plain("302 Found", "location: /elsewhere\r\n", "").as_bytes())
                     .await
+            }
+            "/api/close-idle" => {
+                // Keep-alive as far as the headers say, then the connection is closed while
+                // it sits idle (an upstream whose keep-alive ran out).
+                let _ = stream
+                    .write_all(plain("200 OK", "", "{\"ok\":true}").as_bytes())
+                    .await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return;
             }
             "/api/empty" => stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await,
             "/api/notmodified" => {
