@@ -203,8 +203,9 @@ fn annotations_become_strings_after_the_first_transformer() {
 }
 
 /// Renders a tree whose `bad.yaml` breaks a limit: deployer (a debug build, here) must fail
-/// within a second of CPU time and 32 MiB, naming the file and the limit. (CPU time, not
-/// wall time: the test suite shares the machine.)
+/// within a second of CPU time and 48 MiB, naming the file and the limit. (CPU time, not
+/// wall time: the test suite shares the machine. 48 MiB: the documents a limit allows are
+/// held until it is crossed — 10,000 small ones take ~25 MiB in a debug build.)
 fn fails_fast_naming_the_file(bad: &str, expected: &str) {
     let t = tree(&[
         ("bad.yaml", bad),
@@ -231,7 +232,7 @@ fn fails_fast_naming_the_file(bad: &str, expected: &str) {
         .sum();
     assert!(cpu < 1.0, "took {cpu} s of CPU");
     let rss: u64 = field("maxrss_kib=").trim().parse().unwrap();
-    assert!(rss < 32 * 1024, "peak RSS {rss} KiB");
+    assert!(rss < 48 * 1024, "peak RSS {rss} KiB");
 }
 
 /// A 1 KiB "billion laughs" document: kustomize's YAML decoder (and ours) must not expand
@@ -268,7 +269,8 @@ fn deep_nesting_fails_fast_with_a_clear_error() {
 
 #[test]
 fn too_many_documents_fails_fast_with_a_clear_error() {
-    let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n---\n".repeat(10_001);
+    // Five times the limit: reading on past it would take ~130 MiB, over the bound.
+    let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n---\n".repeat(50_001);
     fails_fast_naming_the_file(&doc, "more than 10000 YAML documents");
 }
 
