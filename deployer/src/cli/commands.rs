@@ -20,6 +20,9 @@ pub(super) fn run(command: Command) -> anyhow::Result<Status> {
         Command::Sync(args) => super::cluster::sync(args),
         Command::Diff(args) => Ok(super::cluster::diff(args)),
         Command::Status(args) => super::cluster::status(args),
+        Command::Agent(args) => super::agent::agent(*args),
+        // Handled before dispatch (it has its own exit status).
+        Command::Healthcheck(_) => Ok(Status::Ok),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The command-line surface: argument types (clap derive), exit codes, dispatch.
 //! All real work lives in the library modules; `commands` only maps results to output.
 
+mod agent;
 mod cluster;
 mod commands;
 
@@ -102,9 +103,15 @@ pub enum Command {
     /// Show what `sync` would change, as a unified diff (server-side dry run).
     #[command(after_help = EXIT_CODES)]
     Diff(cluster::DiffArgs),
-    /// Per object: in sync / out of sync / missing / extra, health, last synced revision.
+    /// Per object: in sync / out of sync / missing / extra, health, last synced revision,
+    /// and what the agent last did.
     #[command(after_help = EXIT_CODES)]
     Status(cluster::StatusArgs),
+    /// Run the in-cluster GitOps loop: follow a branch of the config repository and keep one
+    /// environment equal to one overlay (sync on new commits, self-heal drift, prune).
+    Agent(Box<agent::AgentArgs>),
+    /// Probe a running agent's /healthz on 127.0.0.1 (the image's HEALTHCHECK).
+    Healthcheck(agent::HealthcheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +230,9 @@ where
             return status.into();
         }
     };
+    if let Command::Healthcheck(args) = cli.command {
+        return agent::healthcheck(args);
+    }
     match commands::run(cli.command) {
         Ok(status) => status.into(),
         Err(err) => {

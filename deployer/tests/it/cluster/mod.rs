@@ -1,6 +1,8 @@
 //! deployer sync / diff / status against a real Kubernetes control plane
 //! (scripts/controlplane.sh: kube-apiserver, etcd, controller-manager, scheduler, kwok).
 
+mod agent;
+mod agent_support;
 mod faults;
 mod harness;
 mod rbac;
