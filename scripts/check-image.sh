@@ -134,7 +134,7 @@ EOF
   run_extra=()
   # (Whole logs first: `grep -q` on a pipe would end the writer early, failing the pipeline.)
   logs="$(podman logs "$current" 2>&1)"
-  grep -q '"message":"openat2 is unavailable' <<<"$logs" \
+  grep -q '"msg":"openat2 is unavailable' <<<"$logs" \
     || fail "no log line saying openat2 is unavailable"
   grep -q '"file_open":"checked path walk (openat2 unavailable: ' <<<"$logs" \
     || fail "the startup line does not name the checked path walk"
