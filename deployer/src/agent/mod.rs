@@ -109,6 +109,7 @@ pub async fn run(
         overlay = %config.overlay.display(),
         interval = %humantime::format_duration(config.interval),
         leader_election = config.lease.is_some(),
+        identity = %config.instance,
         "agent started"
     );
 

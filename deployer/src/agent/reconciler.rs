@@ -88,7 +88,7 @@ pub(super) struct Reconciler {
     drift: Option<DriftCheck>,
     watches_stale: bool,
     members: Option<BoxStream<'static, MemberEvent>>,
-    parent: Option<BoxStream<'static, Option<String>>>,
+    parent: Option<BoxStream<'static, ParentView>>,
     last_record: Option<AgentRecord>,
     /// Workloads of the applied revision with their health as last seen.
     workloads: BTreeMap<String, WorkloadRecord>,
@@ -214,8 +214,9 @@ impl Reconciler {
                 Some(ev) = next_of(&mut self.members) => {
                     self.on_member_event(ev, &mut heal_at, &mut record_at);
                 }
-                Some(suspended) = next_of(&mut self.parent) => {
-                    if self.on_suspension(suspended) {
+                Some(view) = next_of(&mut self.parent) => {
+                    self.forget_overwritten_record(&view);
+                    if self.on_suspension(view.suspended) {
                         next_poll = Instant::now();
                     }
                 }
@@ -410,6 +411,17 @@ impl Reconciler {
                 tracing::warn!(error = %e, "reading the inventory parent for the suspend switch");
                 false
             }
+        }
+    }
+
+    /// Another writer (`deployer sync --revision`) replaced the record: the next result is
+    /// written even if it equals the last one this agent wrote.
+    fn forget_overwritten_record(&mut self, view: &ParentView) {
+        let Some(last) = &self.last_record else {
+            return;
+        };
+        if view.result.as_deref() != Some(last.result.as_str()) || view.revision != last.revision {
+            self.last_record = None;
         }
     }
 
@@ -754,8 +766,17 @@ fn render_checkout(
     Ok((objects, target))
 }
 
-/// The suspend annotation of the parent, as it changes.
-fn parent_watch(client: &kube::Client, target: &Target) -> BoxStream<'static, Option<String>> {
+/// What the parent's watch reports: the suspend switch and the record's result and revision
+/// (to notice a record this agent did not write).
+#[derive(Debug)]
+struct ParentView {
+    suspended: Option<String>,
+    result: Option<String>,
+    revision: Option<String>,
+}
+
+/// The suspend annotation and the record of the parent, as they change.
+fn parent_watch(client: &kube::Client, target: &Target) -> BoxStream<'static, ParentView> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &target.namespace);
     let config =
         watcher::Config::default().fields(&format!("metadata.name={}", target.configmap_name()));
@@ -763,10 +784,21 @@ fn parent_watch(client: &kube::Client, target: &Target) -> BoxStream<'static, Op
         .default_backoff()
         .filter_map(|ev| {
             std::future::ready(match ev {
-                Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => Some(
-                    cluster::suspended_by(&cm.metadata.annotations.unwrap_or_default()),
-                ),
-                Ok(watcher::Event::Delete(_)) => Some(None),
+                Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => {
+                    let data = cm.data.unwrap_or_default();
+                    Some(ParentView {
+                        suspended: cluster::suspended_by(
+                            &cm.metadata.annotations.unwrap_or_default(),
+                        ),
+                        result: data.get(cluster::KEY_RESULT).cloned(),
+                        revision: data.get(cluster::KEY_REVISION).cloned(),
+                    })
+                }
+                Ok(watcher::Event::Delete(_)) => Some(ParentView {
+                    suspended: None,
+                    result: None,
+                    revision: None,
+                }),
                 _ => None,
             })
         })

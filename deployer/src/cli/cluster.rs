@@ -138,6 +138,59 @@ fn git_revision(dir: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// `promote --require-healthy`: for each entry, why it must not be promoted from `from`
+/// (`None`: it may), judged on the source environment's inventory parent. The references
+/// checked are the ones the source overlay's render gives the entry's image (exactly as pod
+/// templates spell them and as the agent records them).
+pub(super) fn promotion_readiness(
+    config_repo: &Path,
+    from: &str,
+    entries: &[crate::edit::ImageEntry],
+    args: &ClusterArgs,
+) -> anyhow::Result<Vec<Option<String>>> {
+    let dir = crate::edit::promote::overlay_dir(config_repo, from)?;
+    let (objects, target) = render_target(&dir, args)?;
+    let rt = runtime()?;
+    let inventory = rt.block_on(async {
+        let m = manager(args).await?;
+        anyhow::Ok(m.inventory(&target).await?)
+    })?;
+    let state = inventory.map(|i| i.agent_state());
+    let environment = format!("{from} ({}/{})", target.namespace, target.name);
+    let rendered: Vec<String> = objects
+        .iter()
+        .flat_map(|o| crate::images::pod_images(&o.body, &o.kind))
+        .collect();
+    Ok(entries
+        .iter()
+        .map(|entry| {
+            let repository = entry.new_name.as_deref().unwrap_or(&entry.name);
+            let mut references: Vec<&str> = rendered
+                .iter()
+                .map(String::as_str)
+                .filter(|r| cluster::repository(r) == repository)
+                .collect();
+            references.sort_unstable();
+            references.dedup();
+            let fallback = entry.reference();
+            if references.is_empty() {
+                references.push(&fallback);
+            }
+            let objections: Vec<String> = references
+                .iter()
+                .filter_map(|reference| {
+                    cluster::promotion_objection(&cluster::Evidence {
+                        environment: &environment,
+                        state: state.as_ref(),
+                        reference,
+                    })
+                })
+                .collect();
+            (!objections.is_empty()).then(|| objections.join("; "))
+        })
+        .collect())
+}
+
 /// Progress on a terminal: a bar for applies, a line per health change and prune.
 struct TerminalProgress {
     bar: ProgressBar,
@@ -229,6 +282,13 @@ pub(super) fn sync(args: SyncArgs) -> anyhow::Result<Status> {
     let rt = runtime()?;
     let result = rt.block_on(async {
         let m = manager(&args.cluster).await?;
+        // Suspend first: the agent would otherwise see the rollback as drift and undo it.
+        if let Some((commit, _)) = &pinned
+            && !opts.dry_run
+            && m.inventory(&target).await?.is_some()
+        {
+            m.set_suspended(&target, Some(&pin_reason(commit))).await?;
+        }
         let progress = TerminalProgress::new();
         let r = m.sync(&objects, &target, &opts, &progress).await;
         progress.bar.finish_and_clear();
@@ -320,7 +380,8 @@ async fn pin(
     report: &cluster::SyncReport,
     objects: &[render::Object],
 ) -> anyhow::Result<()> {
-    let reason = format!("pinned to {commit} by deployer sync --revision");
+    let reason = pin_reason(commit);
+    // (Again: a first sync had no parent to annotate before.)
     m.set_suspended(target, Some(&reason)).await?;
     let result = if report.outcome == Outcome::Unhealthy {
         cluster::SyncResult::Unhealthy
@@ -346,6 +407,10 @@ async fn pin(
         cluster::ANNOTATION_SUSPEND
     );
     Ok(())
+}
+
+fn pin_reason(commit: &str) -> String {
+    format!("pinned to {commit} by deployer sync --revision")
 }
 
 /// A private temporary directory (removed by the caller).

@@ -67,7 +67,8 @@ Exit status:
       an object that could not be applied or pruned); diff: differences found
   2   nothing to do (promote: the target already runs the source's images; sync: the cluster
       already matched, nothing was written)
-  3   unhealthy (sync/status: a workload failed or did not become healthy before --timeout)
+  3   unhealthy (sync/status: a workload failed or did not become healthy before --timeout;
+      promote --require-healthy: a reference is not synced and healthy in the source)
   4   refused by a guard (sync: empty render or mass prune without --allow-mass-prune)
   5   diff: error
   6   status: an object is out of sync, missing or extra
@@ -166,6 +167,14 @@ pub struct PromoteArgs {
     /// Root of the config repository (overlays are <DIR>/overlays/<env>).
     #[arg(long, value_name = "DIR", default_value = "config-repo")]
     pub config_repo: PathBuf,
+    /// Promote only the references that run synced and healthy in the source environment, as
+    /// its inventory parent in the cluster records them (the agent's record); name the others
+    /// and exit 3.
+    #[arg(long)]
+    pub require_healthy: bool,
+    /// The cluster of the source environment (with --require-healthy).
+    #[command(flatten)]
+    pub cluster: cluster::ClusterArgs,
 }
 
 /// One overlay, or `--all` of a config repository's (`images`, `status`).

@@ -23,6 +23,7 @@ mod id;
 mod inventory;
 mod order;
 mod prune;
+mod readiness;
 mod record;
 mod resources;
 mod retry;
@@ -42,9 +43,12 @@ pub use id::ObjectId;
 pub use inventory::Inventory;
 pub use order::Stage;
 pub use prune::PruneGuards;
+pub use readiness::{
+    Evidence, RULES as READINESS_RULES, objection as promotion_objection, repository,
+};
 pub use record::{
-    ALL_RESULTS, ANNOTATION_SUSPEND, AgentRecord, RECORD_MANAGER, RecordedState, SyncResult,
-    WorkloadRecord, suspended_by, workloads,
+    ALL_RESULTS, ANNOTATION_SUSPEND, AgentRecord, KEY_RESULT, KEY_REVISION, RECORD_MANAGER,
+    RecordedState, SyncResult, WorkloadRecord, suspended_by, workloads,
 };
 pub use retry::RetryConfig;
 pub use status::{ObjectState, StatusReport, Sync as SyncState};

@@ -32,8 +32,9 @@ pub const RECORD_MANAGER: &str = "deployer-agent";
 /// The suspend switch on the inventory parent.
 pub const ANNOTATION_SUSPEND: &str = "deployer.delivery-stack.io/suspend";
 
-const KEY_RESULT: &str = "agent.result";
-const KEY_REVISION: &str = "agent.revision";
+/// The record's data keys that say what was last attempted (read by the agent's watch).
+pub const KEY_RESULT: &str = "agent.result";
+pub const KEY_REVISION: &str = "agent.revision";
 const KEY_MESSAGE: &str = "agent.message";
 const KEY_TIME: &str = "agent.time";
 const KEY_WORKLOADS: &str = "agent.workloads";

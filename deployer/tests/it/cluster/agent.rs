@@ -38,20 +38,6 @@ fn set_image(repo: &Repo, reference: &str) {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
-fn replicas(repo: &Repo, name: &str) -> i64 {
-    kubectl(&[
-        "get",
-        "deployment",
-        name,
-        "-n",
-        &repo.ns,
-        "-o",
-        "jsonpath={.spec.replicas}",
-    ])
-    .parse()
-    .unwrap()
-}
-
 #[test]
 fn the_agent_follows_git_heals_drift_prunes_and_keeps_the_last_good_revision() {
     let repo = Repo::new("agent-e2e");
@@ -117,7 +103,7 @@ fn the_agent_follows_git_heals_drift_prunes_and_keeps_the_last_good_revision() {
     );
     assert!(edit.status.success(), "{}", text(&edit.stderr));
     wait_for(Duration::from_secs(30), "replicas restored", || {
-        (replicas(&repo, "api-service") == 1).then_some(())
+        (repo.replicas("api-service") == 1).then_some(())
     });
     assert!(
         agent
@@ -191,7 +177,7 @@ fn the_agent_follows_git_heals_drift_prunes_and_keeps_the_last_good_revision() {
     wait_for(
         Duration::from_secs(30),
         "replicas restored at the last good revision",
-        || (replicas(&repo, "api-service") == 1).then_some(()),
+        || (repo.replicas("api-service") == 1).then_some(()),
     );
 
     // 5b. Renders, but the API server rejects an object: the dry run stops it, nothing applied.
@@ -245,14 +231,7 @@ fn the_agent_follows_git_heals_drift_prunes_and_keeps_the_last_good_revision() {
     assert_eq!(agent.metric("deployer_agent_suspended"), Some(1.0));
 
     // 7. Resumed: converges at once (the parent's watch), the ingress comes back too.
-    kubectl(&[
-        "annotate",
-        "configmap",
-        &repo.configmap(),
-        "-n",
-        &repo.ns,
-        "deployer.delivery-stack.io/suspend-",
-    ]);
+    repo.resume();
     repo.wait_record("synced", &c6, Duration::from_secs(60));
     assert_eq!(
         repo.deployment_image("api-service"),

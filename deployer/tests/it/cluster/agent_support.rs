@@ -128,7 +128,8 @@ impl Repo {
         )
     }
 
-    pub fn deployment_image(&self, name: &str) -> String {
+    /// `kubectl get deployment <name> -o jsonpath=<path>` in this environment.
+    pub fn deployment_field(&self, name: &str, jsonpath: &str) -> String {
         kubectl(&[
             "get",
             "deployment",
@@ -136,8 +137,31 @@ impl Repo {
             "-n",
             &self.ns,
             "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
+            &format!("jsonpath={jsonpath}"),
         ])
+    }
+
+    pub fn deployment_image(&self, name: &str) -> String {
+        self.deployment_field(name, "{.spec.template.spec.containers[0].image}")
+    }
+
+    /// `spec.replicas` of a Deployment of this environment.
+    pub fn replicas(&self, name: &str) -> i64 {
+        self.deployment_field(name, "{.spec.replicas}")
+            .parse()
+            .unwrap()
+    }
+
+    /// Removes the suspend annotation from the inventory parent (as an operator would).
+    pub fn resume(&self) {
+        kubectl(&[
+            "annotate",
+            "configmap",
+            &self.configmap(),
+            "-n",
+            &self.ns,
+            "deployer.delivery-stack.io/suspend-",
+        ]);
     }
 
     pub fn agent_args(&self, workdir: &Path) -> Vec<String> {
@@ -184,11 +208,20 @@ impl Agent {
     }
 
     pub fn start_in(workdir: tempfile::TempDir, args: &[String], env: &[(&str, &str)]) -> Agent {
-        let cp = control_plane();
+        Self::start_as(&control_plane().kubeconfig, workdir, args, env)
+    }
+
+    /// As [`Agent::start_in`], with another identity's kubeconfig.
+    pub fn start_as(
+        kubeconfig: &Path,
+        workdir: tempfile::TempDir,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Agent {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
         cmd.args(args)
             .arg("--kubeconfig")
-            .arg(&cp.kubeconfig)
+            .arg(kubeconfig)
             .args([
                 "--bind",
                 "127.0.0.1",

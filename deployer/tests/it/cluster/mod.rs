@@ -2,9 +2,11 @@
 //! (scripts/controlplane.sh: kube-apiserver, etcd, controller-manager, scheduler, kwok).
 
 mod agent;
+mod agent_ops;
 mod agent_support;
 mod faults;
 mod harness;
+mod promote_gate;
 mod rbac;
 mod scenarios;
 mod standin;
