@@ -337,3 +337,49 @@ fn sync_revision_rolls_back_and_the_agent_stays_suspended_until_resumed() {
         "acrdeliverystack.azurecr.io/api-service:0.2.0"
     );
 }
+
+#[test]
+fn git_unreachable_keeps_the_last_revision_reports_and_retries() {
+    let repo = Repo::new("agent-gitdown");
+    let c1 = git(&repo.dir, &["rev-parse", "HEAD"]);
+    let agent = start(&repo, &["--no-leader-election"]);
+    repo.wait_record("synced", &c1, Duration::from_secs(90));
+    let before = super::agent_support::resource_versions(&repo.ns);
+
+    // The repository goes away (as a remote that stops answering would).
+    let away = repo.dir.with_extension("away");
+    std::fs::rename(&repo.dir, &away).unwrap();
+    let parent = repo.wait_record("git-failed", &c1, Duration::from_secs(30));
+    assert!(
+        parent["data"]["revision"] == c1.as_str(),
+        "the last applied revision stays on record: {parent}"
+    );
+    wait_for(Duration::from_secs(15), "a GitFetchFailed Event", || {
+        (!super::agent_support::events(&repo.ns, "GitFetchFailed").is_empty()).then_some(())
+    });
+    let errors = agent
+        .metric("deployer_agent_errors_total{stage=\"git\"}")
+        .unwrap_or(0.0);
+    // Retried with backoff (more than one attempt within the test's few seconds).
+    wait_for(Duration::from_secs(20), "git retries", || {
+        (agent
+            .metric("deployer_agent_errors_total{stage=\"git\"}")
+            .unwrap_or(0.0)
+            > errors)
+            .then_some(())
+    });
+    assert_eq!(
+        super::agent_support::resource_versions(&repo.ns),
+        before,
+        "nothing was written while git was unreachable"
+    );
+
+    // Back: a new commit is picked up by the next retry.
+    std::fs::rename(&away, &repo.dir).unwrap();
+    let c2 = bump(&repo, "0.3.0");
+    repo.wait_record("synced", &c2, Duration::from_secs(60));
+    assert_eq!(
+        repo.deployment_image("api-service"),
+        "acrdeliverystack.azurecr.io/api-service:0.3.0"
+    );
+}
