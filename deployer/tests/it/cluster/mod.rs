@@ -3,7 +3,7 @@
 
 mod agent;
 mod agent_ops;
-mod agent_support;
+pub(crate) mod agent_support;
 mod faults;
 mod harness;
 mod promote_gate;
