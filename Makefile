@@ -1,5 +1,5 @@
 # The project's entry points. See README.md.
-.PHONY: run test lint deps bench-api bench-frontend bench-render bench-sync fuzz-render
+.PHONY: run test lint deps bench-api bench-frontend bench-render bench-sync bench-agent fuzz-render
 
 run:            ## build the site if needed, start api + frontend-server, print the URL
 	bash scripts/run-local.sh
@@ -27,3 +27,6 @@ fuzz-render:    ## deployer render vs kubectl kustomize on SEEDS generated trees
 
 bench-sync:     ## deployer sync vs kubectl apply --server-side --prune --applyset, see BENCHMARKS.md
 	python3 bench/sync/run.py
+
+bench-agent:    ## deployer agent: commit-to-synced, memory idle and with 1,001 objects, API requests per idle hour, see BENCHMARKS.md
+	python3 bench/agent/run.py

@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# Builds and runs the final stage of Dockerfile.api and Dockerfile.frontend with podman, to
-# check what each image promises: a static binary (and, for the frontend, the site) alone in
-# `scratch`, running as uid 65532, its HEALTHCHECK self-probe, real traffic, and exit 0 on
-# SIGTERM as PID 1 with the shutdown report logged.
+# Builds and runs the final stage of Dockerfile.api, Dockerfile.frontend and
+# Dockerfile.deployer with podman, to check what each image promises: a static binary (and,
+# for the frontend, the site; for the deployer, a CA bundle) alone in `scratch`, running as
+# uid 65532, its HEALTHCHECK self-probe, real work (traffic; for the deployer agent, a sync
+# from a real git repository into the real control plane of scripts/controlplane.sh), and
+# exit 0 on SIGTERM as PID 1 with the shutdown report logged.
 #
 # The final stages are built as scripts/lib/images.sh describes (build stages reproduced on
 # the host: no base image can be pulled here).
 #
-# Usage: scripts/check-image.sh [api|frontend]...   (default: both)
+# Usage: scripts/check-image.sh [api|frontend|deployer]...   (default: all three)
 # Needs: podman + runc, curl, file, python3, root (scripts/install-deps.sh installs them).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-for tool in podman runc curl file python3; do
+for tool in podman runc curl file python3 git kubectl; do
   command -v "$tool" >/dev/null || { echo "check-image: $tool missing (run scripts/install-deps.sh)" >&2; exit 1; }
 done
 
 # shellcheck source=scripts/lib/images.sh
 source scripts/lib/images.sh
 RUN=("${P[@]}" run --no-healthcheck --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network host)
-containers=() images=() pids=() dirs=()
+containers=() images=() pids=() dirs=() controlplanes=()
 cleanup() {
+  for c in "${controlplanes[@]}"; do bash scripts/controlplane.sh down "$c" >/dev/null 2>&1 || true; done
   for c in "${containers[@]}"; do podman "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true; done
   for i in "${images[@]}"; do podman rmi -f "$i" >/dev/null 2>&1 || true; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -146,11 +149,58 @@ EOF
   echo "check-image: frontend image under a seccomp profile refusing openat2 (EPERM): checked path walk, logged, site served"
 }
 
-[ "$#" -gt 0 ] || set -- api frontend
+# The agent's image: it follows overlays/dev of a real git repository (a copy of config-repo,
+# mounted read-only) into the real control plane and records the sync on the inventory parent.
+check_deployer() {
+  current="deployer-check-$$"
+  local tag="localhost/deployer-check-$$:check" port cp repo kube result
+  expect_workspace_copied Dockerfile.deployer
+  build_deployer_image "$tag"
+  expect_image "$tag" '["CMD","/deployer","healthcheck"]'
+  [ "$(podman image inspect --format '{{json .Config.Cmd}}' "$tag")" = '["agent"]' ] \
+    || fail "the image's default command is not the agent"
+  cp="$(mktemp -d)"; dirs+=("$cp"); controlplanes+=("$cp/cp")
+  bash scripts/controlplane.sh build >/dev/null
+  bash scripts/controlplane.sh up "$cp/cp" >/dev/null
+  # Readable by uid 65532: the kubeconfig with its certificates inlined, the repository.
+  kube="$cp/kube"; mkdir -p "$kube"
+  kubectl --kubeconfig "$cp/cp/admin.kubeconfig" config view --raw --flatten > "$kube/config"
+  chmod 0755 "$kube"; chmod 0644 "$kube/config"
+  repo="$cp/config-repo"
+  cp -a config-repo "$repo"
+  git -C "$repo" init -q -b main
+  git -C "$repo" add -A
+  git -C "$repo" -c user.name=check -c user.email=check@example.com commit -q -m "config repo"
+  chown -R 65532:65532 "$repo"
+  kubectl --kubeconfig "$kube/config" create namespace delivery-dev >/dev/null
+  port="$(free_port)"
+  podman "${RUN[@]}" -d --name "$current" -e PORT="$port" \
+    -v "$kube:/kube:ro" -v "$repo:/config-repo:ro" "$tag" \
+    agent --repo /config-repo --overlay overlays/dev --kubeconfig /kube/config \
+    --no-leader-election --interval 2s >/dev/null
+  containers+=("$current")
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || fail "no /healthz on port $port"
+  result=""
+  for _ in $(seq 1 120); do
+    result="$(kubectl --kubeconfig "$kube/config" get configmap deployer-inventory-dev -n delivery-dev \
+      -o 'jsonpath={.data.agent\.result}' 2>/dev/null || true)"
+    [ "$result" = synced ] && break
+    sleep 0.5
+  done
+  [ "$result" = synced ] || fail "the agent did not sync overlays/dev (record: '$result')"
+  curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^deployer_agent_syncs_total{result="synced"} [1-9]' \
+    || fail "no synced sync in /metrics"
+  finish "$current" /deployer
+  echo "check-image: deployer image OK (scratch, static, uid 65532, agent synced a real git repository into the control plane, self-probe, graceful SIGTERM as PID 1)"
+}
+
+[ "$#" -gt 0 ] || set -- api frontend deployer
 for which in "$@"; do
   case "$which" in
     api) check_api ;;
     frontend) check_frontend ;;
-    *) echo "check-image: unknown image '$which' (api|frontend)" >&2; exit 64 ;;
+    deployer) check_deployer ;;
+    *) echo "check-image: unknown image '$which' (api|frontend|deployer)" >&2; exit 64 ;;
   esac
 done

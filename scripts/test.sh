@@ -2,7 +2,7 @@
 # Every test of the project: builds the Gatsby site (the end-to-end and side-by-side tests
 # serve it), then runs the Rust workspace's tests, which start the real binaries, nginx,
 # headless Chromium, git and `kubectl kustomize` as they need them; then the scripts' own
-# tests (scripts/tests/); then builds and runs both container images with podman
+# tests (scripts/tests/); then builds and runs the three container images with podman
 # (scripts/check-image.sh) and the compose project on podman's Docker API
 # (scripts/check-compose.sh).
 # The deployer's cluster tests run against a real Kubernetes control plane built from Go

@@ -139,6 +139,30 @@ class Client:
         return timed(self.cluster, cmd, env)
 
 
+def release_deployer(static=False):
+    """Builds the release deployer; returns its path. static=True: as Dockerfile.deployer
+    builds it (static glibc, bench/agent/run.py)."""
+    cmd = ["cargo", "build", "--release", "--locked", "-q", "-p", "deployer",
+           "--manifest-path", f"{ROOT}/Cargo.toml"]
+    env, triple = None, ""
+    if static:
+        env = dict(os.environ, RUSTFLAGS="-C target-feature=+crt-static")
+        triple = "x86_64-unknown-linux-gnu"
+        cmd += ["--target", triple]
+    run(cmd, env=env)
+    target = os.environ.get("CARGO_TARGET_DIR", f"{ROOT}/target")
+    return os.path.join(target, triple, "release", "deployer")
+
+
+def emit(lines, results):
+    """Prints the result lines, and writes them to the RESULTS_MD argument when given."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if results:
+        with open(results, "w") as f:
+            f.write(text)
+
+
 def median_row(samples):
     secs = statistics.median(s[0] for s in samples)
     rss = statistics.median(s[1] for s in samples)
@@ -151,10 +175,7 @@ def main():
     for tool in ("kubectl", "/usr/bin/time", "cargo"):
         if not shutil.which(tool):
             sys.exit(f"missing {tool}")
-    run(["cargo", "build", "--release", "--locked", "-q", "-p", "deployer",
-         "--manifest-path", f"{ROOT}/Cargo.toml"])
-    target = os.environ.get("CARGO_TARGET_DIR", f"{ROOT}/target")
-    deployer = f"{target}/release/deployer"
+    deployer = release_deployer()
     work = tempfile.mkdtemp(prefix="bench-sync-")
     run(["python3", f"{ROOT}/bench/render/gen_tree.py", f"{work}/tree", "250"])
     cluster = Cluster(f"{work}/cp")
@@ -213,11 +234,7 @@ def main():
             f"| {case} | {step} | {d[2]['total']:.0f} / {k[2]['total']:.0f} = "
             f"{d[2]['total'] / max(k[2]['total'], 1):.3f}x | {d[0] / k[0]:.3f}x | {d[1] / k[1]:.2f}x |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if results:
-        with open(results, "w") as f:
-            f.write(text)
+    emit(lines, results)
 
 
 if __name__ == "__main__":

@@ -135,6 +135,18 @@ fn pod_spec<'a>(body: &'a serde_json::Value, kind: &str) -> Option<&'a serde_jso
     pod.is_object().then_some(pod)
 }
 
+/// Every init and regular container image of a workload's pod template (none for other kinds).
+pub fn pod_images(body: &serde_json::Value, kind: &str) -> Vec<String> {
+    let Some(pod) = pod_spec(body, kind) else {
+        return Vec::new();
+    };
+    ["initContainers", "containers"]
+        .iter()
+        .flat_map(|list| pod[*list].as_array().map(Vec::as_slice).unwrap_or_default())
+        .filter_map(|c| c["image"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// Renders `dir` ([`render::build_objects`]: the objects the cluster side applies) and lists
 /// every init and regular container image of every workload.
 pub fn rendered_images(

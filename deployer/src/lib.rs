@@ -7,8 +7,11 @@
 //! - `edit`: `set-image` and `promote`: in-place edits of kustomization files.
 //! - `images`: what image runs where; `reference`: the image reference grammar.
 //! - `cluster`: reconcile rendered objects into a cluster (sync, diff, status, inventory, prune).
+//! - `agent`: the in-cluster GitOps loop (git fetch, render, sync, self-heal, leader
+//!   election, probes and metrics) on top of `cluster`.
 //! - `cli`: the command-line surface (thin; all logic lives in the modules above).
 
+pub mod agent;
 pub mod cli;
 pub mod cluster;
 pub mod edit;

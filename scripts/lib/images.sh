@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced by scripts/check-image.sh and scripts/check-compose.sh: build the final stage of
-# Dockerfile.api / Dockerfile.frontend with podman, as those Dockerfiles define it.
+# Dockerfile.api / Dockerfile.frontend / Dockerfile.deployer with podman, as those Dockerfiles
+# define it.
 #
 # The build stages are reproduced on the host (the same RUSTFLAGS and cargo command;
 # scripts/build-site.sh for the site) because no base image can be pulled on this machine
@@ -58,4 +59,19 @@ build_frontend_image() {
   build_final Dockerfile.frontend "$ctx" "$1" \
     's|COPY --from=build /out/frontend-server /frontend-server|COPY out/frontend-server /frontend-server|' \
     's|COPY --from=site /src/site/public /site|COPY public /site|'
+}
+
+# build_deployer_image TAG : Dockerfile.deployer's final stage around a static deployer
+# binary, the host's CA bundle (the build stage copies Debian's) and an empty work directory.
+build_deployer_image() {
+  local bin ctx
+  bin="$(static_binary deployer)"
+  ctx="$(mktemp -d)"; dirs+=("$ctx")
+  install -D -m 0555 "$bin" "$ctx/out/deployer"
+  install -d -m 0700 "$ctx/out/workdir"
+  cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
+  build_final Dockerfile.deployer "$ctx" "$1" \
+    's|COPY --from=build /out/deployer /deployer|COPY out/deployer /deployer|' \
+    's|COPY --from=build /etc/ssl/certs/ca-certificates.crt |COPY ca-certificates.crt |' \
+    's|COPY --from=build --chown=65532:65532 /out/workdir |COPY --chown=65532:65532 out/workdir |'
 }

@@ -66,8 +66,10 @@ pub struct SyncArgs {
     /// Largest share of the inventory one sync may prune without --allow-mass-prune, in %.
     #[arg(long, value_name = "PERCENT", default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub prune_threshold: u8,
-    /// Revision recorded on the inventory (default: the overlay's git commit, if any).
-    #[arg(long)]
+    /// Sync the overlay as it is at this commit of its git repository (a rollback), and
+    /// suspend the environment's agent until resumed. Without it the overlay is synced as it
+    /// is on disk, and its git HEAD (if any) is recorded.
+    #[arg(long, value_name = "COMMIT")]
     pub revision: Option<String>,
     #[arg(long, value_enum, default_value = "table")]
     pub output: OutputFormat,
@@ -136,6 +138,59 @@ fn git_revision(dir: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// `promote --require-healthy`: for each entry, why it must not be promoted from `from`
+/// (`None`: it may), judged on the source environment's inventory parent. The references
+/// checked are the ones the source overlay's render gives the entry's image (exactly as pod
+/// templates spell them and as the agent records them).
+pub(super) fn promotion_readiness(
+    config_repo: &Path,
+    from: &str,
+    entries: &[crate::edit::ImageEntry],
+    args: &ClusterArgs,
+) -> anyhow::Result<Vec<Option<String>>> {
+    let dir = crate::edit::promote::overlay_dir(config_repo, from)?;
+    let (objects, target) = render_target(&dir, args)?;
+    let rt = runtime()?;
+    let inventory = rt.block_on(async {
+        let m = manager(args).await?;
+        anyhow::Ok(m.inventory(&target).await?)
+    })?;
+    let state = inventory.map(|i| i.agent_state());
+    let environment = format!("{from} ({}/{})", target.namespace, target.name);
+    let rendered: Vec<String> = objects
+        .iter()
+        .flat_map(|o| crate::images::pod_images(&o.body, &o.kind))
+        .collect();
+    Ok(entries
+        .iter()
+        .map(|entry| {
+            let repository = entry.new_name.as_deref().unwrap_or(&entry.name);
+            let mut references: Vec<&str> = rendered
+                .iter()
+                .map(String::as_str)
+                .filter(|r| cluster::repository(r) == repository)
+                .collect();
+            references.sort_unstable();
+            references.dedup();
+            let fallback = entry.reference();
+            if references.is_empty() {
+                references.push(&fallback);
+            }
+            let objections: Vec<String> = references
+                .iter()
+                .filter_map(|reference| {
+                    cluster::promotion_objection(&cluster::Evidence {
+                        environment: &environment,
+                        state: state.as_ref(),
+                        reference,
+                    })
+                })
+                .collect();
+            (!objections.is_empty()).then(|| objections.join("; "))
+        })
+        .collect())
+}
+
 /// Progress on a terminal: a bar for applies, a line per health change and prune.
 struct TerminalProgress {
     bar: ProgressBar,
@@ -194,7 +249,20 @@ impl Progress for TerminalProgress {
 }
 
 pub(super) fn sync(args: SyncArgs) -> anyhow::Result<Status> {
-    let (objects, target) = render_target(&args.overlay_dir, &args.cluster)?;
+    // --revision: the overlay as it is at that commit, rendered from a checkout of it.
+    let checkout = tempfile_dir()?;
+    let pinned = match &args.revision {
+        Some(rev) => Some(crate::agent::git::overlay_at_revision(
+            &args.overlay_dir,
+            rev,
+            &checkout.join("tree"),
+        )?),
+        None => None,
+    };
+    let dir = pinned
+        .as_ref()
+        .map_or(args.overlay_dir.clone(), |(_, d)| d.clone());
+    let (objects, target) = render_target(&dir, &args.cluster)?;
     let opts = SyncOptions {
         dry_run: args.dry_run,
         prune: !args.no_prune,
@@ -205,19 +273,34 @@ pub(super) fn sync(args: SyncArgs) -> anyhow::Result<Status> {
             allow_mass_prune: args.allow_mass_prune,
             threshold: f64::from(args.prune_threshold) / 100.0,
         },
-        revision: args
-            .revision
-            .clone()
+        revision: pinned
+            .as_ref()
+            .map(|(commit, _)| commit.clone())
             .or_else(|| git_revision(&args.overlay_dir)),
+        preflight: false,
     };
     let rt = runtime()?;
     let result = rt.block_on(async {
         let m = manager(&args.cluster).await?;
+        // Suspend first: the agent would otherwise see the rollback as drift and undo it.
+        if let Some((commit, _)) = &pinned
+            && !opts.dry_run
+            && m.inventory(&target).await?.is_some()
+        {
+            m.set_suspended(&target, Some(&pin_reason(commit))).await?;
+        }
         let progress = TerminalProgress::new();
         let r = m.sync(&objects, &target, &opts, &progress).await;
         progress.bar.finish_and_clear();
+        if let (Some((commit, _)), Ok(report)) = (&pinned, &r)
+            && !opts.dry_run
+            && report.outcome != Outcome::Failed
+        {
+            pin(&m, &target, commit, report, &objects).await?;
+        }
         anyhow::Ok(r)
     })?;
+    let _ = std::fs::remove_dir_all(&checkout);
     let report = match result {
         Ok(r) => r,
         Err(cluster::ClusterError::Refused(reason)) => {
@@ -286,6 +369,58 @@ pub(super) fn sync(args: SyncArgs) -> anyhow::Result<Status> {
         }
         Outcome::Failed => Status::Failure,
     })
+}
+
+/// After `sync --revision`: the agent is suspended (it would otherwise apply the branch head
+/// at its next poll) and the rollback is recorded where `deployer status` shows it.
+async fn pin(
+    m: &Manager,
+    target: &Target,
+    commit: &str,
+    report: &cluster::SyncReport,
+    objects: &[render::Object],
+) -> anyhow::Result<()> {
+    let reason = pin_reason(commit);
+    // (Again: a first sync had no parent to annotate before.)
+    m.set_suspended(target, Some(&reason)).await?;
+    let result = if report.outcome == Outcome::Unhealthy {
+        cluster::SyncResult::Unhealthy
+    } else {
+        cluster::SyncResult::Synced
+    };
+    let mut record = cluster::AgentRecord::now(
+        result,
+        Some(commit),
+        format!(
+            "{reason}; the agent stays suspended until {} is removed",
+            cluster::ANNOTATION_SUSPEND
+        ),
+    );
+    record.workloads = Some(cluster::workloads(objects, report));
+    m.record(target, &record).await?;
+    eprintln!(
+        "deployer: {}/{} pinned to {commit}; the agent is suspended until resumed: kubectl annotate configmap -n {} {} {}-",
+        target.namespace,
+        target.name,
+        target.namespace,
+        target.configmap_name(),
+        cluster::ANNOTATION_SUSPEND
+    );
+    Ok(())
+}
+
+fn pin_reason(commit: &str) -> String {
+    format!("pinned to {commit} by deployer sync --revision")
+}
+
+/// A private temporary directory (removed by the caller).
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "deployer-revision-{}-{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    Ok(dir)
 }
 
 fn outcome_text(o: Outcome) -> &'static str {
@@ -366,6 +501,9 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<Status> {
                     rec.and_then(|i| i.revision.as_deref()).unwrap_or("-"),
                     rec.and_then(|i| i.synced_at.as_deref()).unwrap_or("never"),
                 ));
+                if let Some(state) = rec.map(|i| i.agent_state()) {
+                    text.push_str(&agent_line(&state));
+                }
                 let rows: Vec<[String; 4]> = r
                     .objects
                     .iter()
@@ -390,6 +528,27 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<Status> {
     } else {
         Status::Ok
     })
+}
+
+/// What the agent (or a rollback) last did, from the inventory parent: one or two lines.
+fn agent_line(state: &cluster::RecordedState) -> String {
+    let mut out = String::new();
+    if let Some(result) = state.result {
+        out.push_str(&format!(
+            "agent: {} {} at {}: {}\n",
+            result.as_str(),
+            state.revision.as_deref().unwrap_or("-"),
+            state.time.as_deref().unwrap_or("-"),
+            state.message.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(reason) = &state.suspended {
+        out.push_str(&format!(
+            "agent: SUSPENDED ({}={reason})\n",
+            cluster::ANNOTATION_SUSPEND
+        ));
+    }
+    out
 }
 
 fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {

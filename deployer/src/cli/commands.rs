@@ -20,6 +20,9 @@ pub(super) fn run(command: Command) -> anyhow::Result<Status> {
         Command::Sync(args) => super::cluster::sync(args),
         Command::Diff(args) => Ok(super::cluster::diff(args)),
         Command::Status(args) => super::cluster::status(args),
+        Command::Agent(args) => super::agent::agent(*args),
+        // Handled before dispatch (it has its own exit status).
+        Command::Healthcheck(_) => Ok(Status::Ok),
     }
 }
 
@@ -60,7 +63,7 @@ fn set_image(args: SetImageArgs) -> anyhow::Result<Status> {
 }
 
 fn promote(args: PromoteArgs) -> anyhow::Result<Status> {
-    let opts = PromoteOptions {
+    let mut opts = PromoteOptions {
         config_repo: args.config_repo,
         from: args.from,
         to: args.to,
@@ -68,13 +71,51 @@ fn promote(args: PromoteArgs) -> anyhow::Result<Status> {
         dry_run: args.dry_run,
         git_branch: args.git_branch,
     };
+    // --require-healthy: only what the source runs synced and healthy goes on.
+    let mut held = 0;
+    if args.require_healthy {
+        let (_, entries) = edit::promote::selected_images(&opts)?;
+        let verdicts = super::cluster::promotion_readiness(
+            &opts.config_repo,
+            &opts.from,
+            &entries,
+            &args.cluster,
+        )?;
+        let mut ready = Vec::new();
+        for (entry, objection) in entries.iter().zip(verdicts) {
+            match objection {
+                None => ready.push(entry.name.clone()),
+                Some(why) => {
+                    held += 1;
+                    eprintln!("deployer: not promoting {}: {why}", entry.name);
+                }
+            }
+        }
+        if ready.is_empty() {
+            eprintln!(
+                "deployer: nothing promoted: no reference is synced and healthy in {}",
+                opts.from
+            );
+            return Ok(Status::Unhealthy);
+        }
+        opts.images = ready;
+    }
     let report = edit::promote(&opts)?;
+    let partial = if held > 0 {
+        Status::Unhealthy
+    } else {
+        Status::Ok
+    };
     if report.nothing_to_promote() {
         eprintln!(
             "nothing to promote: {} already runs the images of {}",
             opts.to, opts.from
         );
-        return Ok(Status::NothingToDo);
+        return Ok(if held > 0 {
+            Status::Unhealthy
+        } else {
+            Status::NothingToDo
+        });
     }
     let verb = if opts.dry_run {
         "would promote"
@@ -87,7 +128,7 @@ fn promote(args: PromoteArgs) -> anyhow::Result<Status> {
     if let (Some(commit), Some(branch)) = (&report.commit, &opts.git_branch) {
         println!("committed {commit} on branch {branch}");
     }
-    Ok(Status::Ok)
+    Ok(partial)
 }
 
 fn list_images(args: ImagesArgs) -> anyhow::Result<Status> {

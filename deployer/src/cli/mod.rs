@@ -1,6 +1,7 @@
 //! The command-line surface: argument types (clap derive), exit codes, dispatch.
 //! All real work lives in the library modules; `commands` only maps results to output.
 
+mod agent;
 mod cluster;
 mod commands;
 
@@ -66,7 +67,8 @@ Exit status:
       an object that could not be applied or pruned); diff: differences found
   2   nothing to do (promote: the target already runs the source's images; sync: the cluster
       already matched, nothing was written)
-  3   unhealthy (sync/status: a workload failed or did not become healthy before --timeout)
+  3   unhealthy (sync/status: a workload failed or did not become healthy before --timeout;
+      promote --require-healthy: a reference is not synced and healthy in the source)
   4   refused by a guard (sync: empty render or mass prune without --allow-mass-prune)
   5   diff: error
   6   status: an object is out of sync, missing or extra
@@ -102,9 +104,15 @@ pub enum Command {
     /// Show what `sync` would change, as a unified diff (server-side dry run).
     #[command(after_help = EXIT_CODES)]
     Diff(cluster::DiffArgs),
-    /// Per object: in sync / out of sync / missing / extra, health, last synced revision.
+    /// Per object: in sync / out of sync / missing / extra, health, last synced revision,
+    /// and what the agent last did.
     #[command(after_help = EXIT_CODES)]
     Status(cluster::StatusArgs),
+    /// Run the in-cluster GitOps loop: follow a branch of the config repository and keep one
+    /// environment equal to one overlay (sync on new commits, self-heal drift, prune).
+    Agent(Box<agent::AgentArgs>),
+    /// Probe a running agent's /healthz on 127.0.0.1 (the image's HEALTHCHECK).
+    Healthcheck(agent::HealthcheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +167,14 @@ pub struct PromoteArgs {
     /// Root of the config repository (overlays are <DIR>/overlays/<env>).
     #[arg(long, value_name = "DIR", default_value = "config-repo")]
     pub config_repo: PathBuf,
+    /// Promote only the references that run synced and healthy in the source environment, as
+    /// its inventory parent in the cluster records them (the agent's record); name the others
+    /// and exit 3.
+    #[arg(long)]
+    pub require_healthy: bool,
+    /// The cluster of the source environment (with --require-healthy).
+    #[command(flatten)]
+    pub cluster: cluster::ClusterArgs,
 }
 
 /// One overlay, or `--all` of a config repository's (`images`, `status`).
@@ -223,6 +239,9 @@ where
             return status.into();
         }
     };
+    if let Command::Healthcheck(args) = cli.command {
+        return agent::healthcheck(args);
+    }
     match commands::run(cli.command) {
         Ok(status) => status.into(),
         Err(err) => {

@@ -15,6 +15,10 @@ use super::error::{ClusterError, describe};
 use super::id::ObjectId;
 use super::resources::{Desired, Kind};
 
+/// The field manager that holds `spec.replicas` for the moment between the deployer letting
+/// go of it and an HorizontalPodAutoscaler taking it (see [`hand_over_replicas`]).
+pub const HANDOVER_MANAGER: &str = "deployer-replicas-handover";
+
 /// What an apply did (or, in a dry run, would do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -145,6 +149,56 @@ pub async fn apply(
     }
 }
 
+/// Before `d` is applied without `spec.replicas` (an HPA scales it) while the live object
+/// still has the deployer as an owner of that field: server-side apply would *remove* a
+/// field its only owner stops applying, and the API server would default it to 1 — a
+/// 3-replica Deployment scaled to one by adding an HPA. So the current value is first applied
+/// by [`HANDOVER_MANAGER`] (the Kubernetes documentation's "transferring ownership" steps):
+/// the field keeps an owner, the HPA's next scale takes it from there.
+pub async fn hand_over_replicas(
+    client: &kube::Client,
+    kind: &Kind,
+    d: &Desired,
+    live: Option<&Value>,
+) -> Result<(), ClusterError> {
+    let Some(live) = live else { return Ok(()) };
+    let ours = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| {
+            entries.iter().any(|e| {
+                e.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+                    && e.pointer("/fieldsV1/f:spec/f:replicas").is_some()
+            })
+        });
+    let Some(replicas) = live.pointer("/spec/replicas").filter(|_| ours) else {
+        return Ok(());
+    };
+    let body = serde_json::json!({
+        "apiVersion": d.api_version,
+        "kind": d.id.kind,
+        "metadata": {"name": d.id.name, "namespace": d.id.namespace},
+        "spec": {"replicas": replicas},
+    });
+    let api = api_for(client, kind, &d.id.namespace);
+    api.patch(
+        &d.id.name,
+        &PatchParams::apply(HANDOVER_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| {
+        ClusterError::api(
+            format!(
+                "{}: handing spec.replicas over to its HorizontalPodAutoscaler",
+                d.id
+            ),
+            &e,
+        )
+    })
+}
+
 /// Created, configured or unchanged, from the object before and after.
 fn classify(before: Option<&Value>, after: Option<&Value>) -> Action {
     let rv = |o: &Value| {
@@ -221,6 +275,10 @@ fn appliers_among(live: &Value, conflicts: &[(String, String)]) -> Vec<String> {
         .unwrap_or_default();
     let mut out = Vec::new();
     for (manager, _) in conflicts {
+        // Our own hand-over (an HPA that left git gives replicas back to the deployer).
+        if manager == HANDOVER_MANAGER {
+            continue;
+        }
         let applies = entries.iter().any(|e| {
             e.get("manager").and_then(Value::as_str) == Some(manager.as_str())
                 && e.get("operation").and_then(Value::as_str) == Some("Apply")

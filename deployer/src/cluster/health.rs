@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// kstatus' three answers (plus `Missing` for an object the cluster does not have).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Health {
     Current,

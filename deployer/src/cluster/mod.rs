@@ -11,6 +11,8 @@
 //! - `order`, `health`: kind → apply stage and kind → health rule, as tables.
 //! - `apply`, `wait`, `prune`, `inventory`: the steps of a sync.
 //! - `sync`, `diff`, `status`: the operations.
+//! - `record`, `watch`: what the agent adds: its result and the suspend switch on the
+//!   inventory parent, and the member watches of self-heal.
 
 mod apply;
 mod client;
@@ -21,27 +23,38 @@ mod id;
 mod inventory;
 mod order;
 mod prune;
+mod readiness;
+mod record;
 mod resources;
 mod retry;
 mod status;
 mod sync;
 mod target;
 mod wait;
+mod watch;
 mod yaml;
 
 pub use apply::{Action, Change};
 pub use client::{ConnectOptions, Connection, RequestCounts, RequestStats, connect};
 pub use diff::{DiffReport, ObjectDiff};
-pub use error::ClusterError;
+pub use error::{ClusterError, code as error_code, describe};
 pub use health::{Health, HealthStatus};
 pub use id::ObjectId;
 pub use inventory::Inventory;
 pub use order::Stage;
 pub use prune::PruneGuards;
+pub use readiness::{
+    Evidence, RULES as READINESS_RULES, objection as promotion_objection, repository,
+};
+pub use record::{
+    ALL_RESULTS, ANNOTATION_SUSPEND, AgentRecord, KEY_RESULT, KEY_REVISION, RECORD_MANAGER,
+    RecordedState, SyncResult, WorkloadRecord, suspended_by, workloads,
+};
 pub use retry::RetryConfig;
 pub use status::{ObjectState, StatusReport, Sync as SyncState};
 pub use sync::{ObjectHealth, Outcome, SyncOptions, SyncReport};
 pub use target::target_for_overlay;
+pub use watch::{DriftCheck, MemberEvent, workload_health};
 
 use std::sync::Arc;
 
@@ -154,6 +167,11 @@ impl Manager {
     /// The underlying client (the agent watches with it).
     pub fn client(&self) -> &kube::Client {
         &self.client
+    }
+
+    /// The request counter itself (the agent's metrics read it on every scrape).
+    pub fn request_stats(&self) -> Arc<RequestStats> {
+        self.stats.clone()
     }
 
     /// Requests sent so far through this manager's client.

@@ -82,6 +82,41 @@ pub struct Desired {
     pub body: Value,
     /// Hash of the render's body: equal hashes mean equal intent.
     pub hash: String,
+    /// A HorizontalPodAutoscaler of the render scales this workload: `spec.replicas` is left
+    /// out of what is applied (see [`workloads_scaled_by_hpa`]).
+    pub replicas_released: bool,
+}
+
+/// Workloads that a HorizontalPodAutoscaler of the same render scales, as (group, kind,
+/// namespace, name); an HPA's namespace defaults to the target's as every object's does.
+///
+/// Their `spec.replicas` is not applied: the HPA owns it (it writes through the `scale`
+/// subresource as an update, so the deployer, applying the rendered value, would set it back
+/// on every sync and self-heal, and the two would flap). Left out of the applied
+/// configuration, the field is not ours: an HPA's change is not drift, and server-side apply
+/// never touches it. kustomize's `replicas:` and a base's value then only matter at creation
+/// (Argo CD's documented advice is the same: drop `replicas` from the manifest).
+pub fn workloads_scaled_by_hpa(
+    objects: &[Object],
+    target: &Target,
+) -> std::collections::BTreeSet<(String, String, String, String)> {
+    objects
+        .iter()
+        .filter(|o| o.group() == "autoscaling" && o.kind == "HorizontalPodAutoscaler")
+        .filter_map(|o| {
+            let r = o.body.pointer("/spec/scaleTargetRef")?;
+            let api_version = r.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let group = api_version.split_once('/').map_or("", |(g, _)| g);
+            Some((
+                group.to_string(),
+                r.get("kind")?.as_str()?.to_string(),
+                o.namespace
+                    .clone()
+                    .unwrap_or_else(|| target.namespace.clone()),
+                r.get("name")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// Kinds the render itself defines through CustomResourceDefinitions: (group, kind) → namespaced.
@@ -108,6 +143,7 @@ pub fn prepare(
     target: &Target,
 ) -> Result<Vec<Desired>, ClusterError> {
     let defined = kinds_defined_by(objects);
+    let scaled = workloads_scaled_by_hpa(objects, target);
     let mut out = Vec::with_capacity(objects.len());
     for o in objects {
         let describe = || format!("{} {}", o.kind, o.name);
@@ -134,8 +170,18 @@ pub fn prepare(
             (Some(ns), true) => ns.clone(),
             (None, true) => target.namespace.clone(),
         };
-        let hash = content_hash(&o.body);
         let mut body = o.body.clone();
+        let replicas_released = scaled.contains(&(
+            o.group().to_string(),
+            o.kind.clone(),
+            namespace.clone(),
+            o.name.clone(),
+        ));
+        if replicas_released && let Some(spec) = body.get_mut("spec").and_then(Value::as_object_mut)
+        {
+            spec.remove("replicas");
+        }
+        let hash = content_hash(&body);
         set_metadata(&mut body, &namespace, &target.name, &hash);
         out.push(Desired {
             id: ObjectId::new(o.group(), &o.kind, &namespace, &o.name),
@@ -144,6 +190,7 @@ pub fn prepare(
             kind,
             body,
             hash,
+            replicas_released,
         });
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -244,6 +291,51 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_hpa_of_the_render_releases_its_targets_replicas() {
+        let target = Target {
+            namespace: "dev".into(),
+            name: "dev".into(),
+        };
+        let obj = |api_version: &str, kind: &str, name: &str, body: Value| Object {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: None,
+            name: name.into(),
+            body,
+        };
+        let objects = vec![
+            obj(
+                "apps/v1",
+                "Deployment",
+                "api",
+                json!({"spec": {"replicas": 2}}),
+            ),
+            obj(
+                "apps/v1",
+                "Deployment",
+                "web",
+                json!({"spec": {"replicas": 2}}),
+            ),
+            obj(
+                "autoscaling/v2",
+                "HorizontalPodAutoscaler",
+                "api",
+                json!({"spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"}}}),
+            ),
+        ];
+        let scaled = workloads_scaled_by_hpa(&objects, &target);
+        assert_eq!(
+            scaled.into_iter().collect::<Vec<_>>(),
+            vec![(
+                "apps".to_string(),
+                "Deployment".to_string(),
+                "dev".to_string(),
+                "api".to_string()
+            )]
+        );
+    }
 
     #[test]
     fn hash_ignores_key_order_and_sees_values() {

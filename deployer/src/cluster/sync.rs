@@ -46,6 +46,10 @@ pub struct SyncOptions {
     pub guards: PruneGuards,
     /// Recorded on the inventory (a git commit).
     pub revision: Option<String>,
+    /// Before the first write, a server-side dry run of every object to apply: one the API
+    /// server rejects (invalid, forbidden, conflicting) fails the sync with nothing written,
+    /// so a broken commit leaves the cluster at the last good revision (the agent's mode).
+    pub preflight: bool,
 }
 
 impl Default for SyncOptions {
@@ -58,6 +62,7 @@ impl Default for SyncOptions {
             force_conflicts: false,
             guards: PruneGuards::default(),
             revision: None,
+            preflight: false,
         }
     }
 }
@@ -251,6 +256,25 @@ impl Manager {
             to_apply: to_apply.len(),
             to_prune: candidates.len(),
         });
+
+        if opts.preflight && !opts.dry_run {
+            let rejected = self.preflight(&desired, &to_apply, &live, opts).await?;
+            if !rejected.is_empty() {
+                return Ok(SyncReport {
+                    namespace: target.namespace.clone(),
+                    inventory: target.name.clone(),
+                    revision: opts.revision.clone(),
+                    dry_run: false,
+                    outcome: Outcome::Failed,
+                    changes: rejected,
+                    pruned: Vec::new(),
+                    health: Vec::new(),
+                    inventory_written: false,
+                    requests: self.stats.snapshot().since(&before),
+                    duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+        }
 
         let mut changes: Vec<Change> = desired
             .iter()
@@ -467,6 +491,44 @@ impl Manager {
         })
     }
 
+    /// The server's verdict on every object to apply, without persisting anything: the
+    /// failures (an object in a namespace that does not exist yet passes: the sync creates
+    /// it; a kind that a CRD of this render defines cannot be checked before the CRD exists).
+    async fn preflight(
+        &self,
+        desired: &[Desired],
+        to_apply: &[usize],
+        live: &LiveSet,
+        opts: &SyncOptions,
+    ) -> Result<Vec<Change>, ClusterError> {
+        let results: Vec<Result<apply::Applied, ClusterError>> =
+            futures_util::stream::iter(to_apply.iter().filter_map(|&i| {
+                let d = &desired[i];
+                let kind = d.kind.as_ref()?;
+                Some(apply::apply(
+                    &self.client,
+                    kind,
+                    d,
+                    live.get(&d.id),
+                    opts.force_conflicts,
+                    true,
+                ))
+            }))
+            .buffer_unordered(APPLY_CONCURRENCY)
+            .collect()
+            .await;
+        let mut rejected = Vec::new();
+        for r in results {
+            let mut change = r?.change;
+            if change.action == Action::Failed && !is_missing_namespace(&change.message) {
+                change.message = format!("rejected by a server-side dry run: {}", change.message);
+                rejected.push(change);
+            }
+        }
+        rejected.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(rejected)
+    }
+
     /// Applies one object; when its namespace is the environment's and is missing, creates
     /// it (Argo CD's `CreateNamespace=true`) and applies again.
     async fn apply_creating_namespace(
@@ -483,6 +545,9 @@ impl Manager {
                 object: d.id.to_string(),
             });
         };
+        if d.replicas_released && !opts.dry_run {
+            apply::hand_over_replicas(&self.client, kind, d, live).await?;
+        }
         let first = apply::apply(
             &self.client,
             kind,

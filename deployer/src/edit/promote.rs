@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::EditError;
-use super::image_ref::ImageSpec;
+use super::image_ref::{ImageEntry, ImageSpec};
 use super::kustomization;
 use super::set_image::{self, ImageChange};
 
@@ -61,33 +61,40 @@ pub fn overlay_dir(config_repo: &Path, env: &str) -> Result<PathBuf, EditError> 
     Ok(config_repo.join("overlays").join(env))
 }
 
-/// Runs a promotion. Errors leave the target file untouched.
-pub fn promote(opts: &PromoteOptions) -> Result<PromoteReport, EditError> {
+/// The source's image entries that `opts` selects (all of them without `--image`), and the
+/// source file they were read from.
+pub fn selected_images(opts: &PromoteOptions) -> Result<(PathBuf, Vec<ImageEntry>), EditError> {
     if opts.from == opts.to {
         return Err(EditError::SameEnvironment {
             name: opts.from.clone(),
         });
     }
     let from_file = kustomization::find_file(&overlay_dir(&opts.config_repo, &opts.from)?)?;
-    let to_file = kustomization::find_file(&overlay_dir(&opts.config_repo, &opts.to)?)?;
     let source_text = set_image::read(&from_file)?;
     let source = kustomization::parse(&from_file, &source_text)?;
     let source_images = source.images()?;
-
-    let mut specs: Vec<ImageSpec> = Vec::new();
     if opts.images.is_empty() {
-        specs.extend(source_images.iter().map(|i| i.entry.as_spec()));
-    } else {
-        for name in &opts.images {
-            let Some(found) = source_images.iter().find(|i| &i.entry.name == name) else {
-                return Err(EditError::NotInSource {
-                    file: from_file.clone(),
-                    name: name.clone(),
-                });
-            };
-            specs.push(found.entry.as_spec());
-        }
+        let all = source_images.into_iter().map(|i| i.entry).collect();
+        return Ok((from_file, all));
     }
+    let mut entries = Vec::new();
+    for name in &opts.images {
+        let Some(found) = source_images.iter().find(|i| &i.entry.name == name) else {
+            return Err(EditError::NotInSource {
+                file: from_file.clone(),
+                name: name.clone(),
+            });
+        };
+        entries.push(found.entry.clone());
+    }
+    Ok((from_file, entries))
+}
+
+/// Runs a promotion. Errors leave the target file untouched.
+pub fn promote(opts: &PromoteOptions) -> Result<PromoteReport, EditError> {
+    let (from_file, entries) = selected_images(opts)?;
+    let to_file = kustomization::find_file(&overlay_dir(&opts.config_repo, &opts.to)?)?;
+    let specs: Vec<ImageSpec> = entries.iter().map(ImageEntry::as_spec).collect();
 
     let target_text = set_image::read(&to_file)?;
     let (new_text, changes) = set_image::apply_to_text(&to_file, &target_text, &specs, false)?;

@@ -1,3 +1,4 @@
+mod agent_git;
 mod cli;
 mod cluster;
 mod edit;

@@ -307,7 +307,15 @@ fn agent_rbac_is_namespaced_and_has_no_wildcards_or_secrets() {
     let roles: Vec<_> = docs
         .iter()
         .filter(|d| d["kind"].as_str() == Some("Role"))
+        .filter(|d| d["metadata"]["name"].as_str() == Some("deployer-agent"))
         .collect();
+    // CI's promotion reads one ConfigMap, by name, and nothing else.
+    let reader = find(&docs, "Role", "deployer-promotion-reader");
+    assert_eq!(
+        reader["rules"],
+        serde_json::json!([{"apiGroups": [""], "resources": ["configmaps"],
+            "resourceNames": ["deployer-inventory-staging"], "verbs": ["get"]}])
+    );
     let mut namespaces: Vec<_> = roles
         .iter()
         .map(|r| r["metadata"]["namespace"].as_str().unwrap())
@@ -345,12 +353,134 @@ fn agent_rbac_is_namespaced_and_has_no_wildcards_or_secrets() {
         let enforce = ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"].as_str();
         assert_eq!(enforce, Some("restricted"), "{:?}", ns["metadata"]["name"]);
     }
-    let agent = find(&docs, "Deployment", "deployer-agent");
-    assert_eq!(
-        agent["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
-        Some("deployer-agent-prod")
-    );
-    assert_eq!(agent["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+    for env in OVERLAYS {
+        let agent = find(&docs, "Deployment", &format!("deployer-agent-{env}"));
+        assert_eq!(
+            agent["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
+            Some(format!("deployer-agent-{env}").as_str())
+        );
+        assert_eq!(agent["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
+    }
+}
+
+/// config-repo/install runs the real agent, one per environment: each Deployment's command
+/// line is accepted by the deployer's own parser and says what the install promises (its
+/// overlay, main, the token mounted from the Secret, leader election in its namespace), runs
+/// as that environment's ServiceAccount, which only that environment's Role binds; and the
+/// built binary gets past its argument parsing with exactly those arguments.
+#[test]
+fn the_install_runs_one_real_agent_per_environment() {
+    use clap::Parser;
+    use deployer::cli::{Cli, Command as Cmd};
+
+    let docs = docs(&config_repo().join("install"));
+    let deployments: Vec<&Yaml> = docs
+        .iter()
+        .filter(|d| d["kind"].as_str() == Some("Deployment"))
+        .collect();
+    assert_eq!(deployments.len(), OVERLAYS.len());
+    for env in OVERLAYS {
+        let name = format!("deployer-agent-{env}");
+        let d = find(&docs, "Deployment", &name);
+        let pod = &d["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        let args: Vec<String> = container["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let cli = Cli::try_parse_from(std::iter::once("deployer".to_string()).chain(args.clone()))
+            .unwrap_or_else(|e| panic!("{name}: {args:?}: {e}"));
+        let Cmd::Agent(agent) = cli.command else {
+            panic!("{name} does not run `deployer agent`: {args:?}")
+        };
+        assert_eq!(agent.overlay, Path::new("overlays").join(env), "{name}");
+        assert_eq!(agent.branch, "main", "{name}");
+        assert!(agent.repo.starts_with("https://"), "{name}: {}", agent.repo);
+        assert!(!agent.no_leader_election, "{name}");
+        // The token file lies in the mounted Secret.
+        let token = agent.git_token_file.clone().unwrap();
+        let mount = container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| token.starts_with(m["mountPath"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{name}: {} is in no volume", token.display()));
+        let volume = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap();
+        assert_eq!(
+            volume["secret"]["secretName"].as_str(),
+            Some("deployer-git-credentials"),
+            "{name}"
+        );
+        assert_eq!(mount["readOnly"].as_bool(), Some(true), "{name}");
+        // The Lease goes in the pod's namespace, named for the environment.
+        let pod_ns = container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "POD_NAMESPACE")
+            .unwrap();
+        assert_eq!(
+            pod_ns["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+            Some("metadata.namespace")
+        );
+        // The identity: bound in this environment's namespace and in deployer-system only.
+        let sa = pod["serviceAccountName"].as_str().unwrap();
+        assert_eq!(sa, name);
+        let mut bound: Vec<&str> = docs
+            .iter()
+            .filter(|d| d["kind"].as_str() == Some("RoleBinding"))
+            .filter(|b| {
+                b["subjects"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["name"].as_str() == Some(sa))
+            })
+            .map(|b| b["metadata"]["namespace"].as_str().unwrap())
+            .collect();
+        bound.sort_unstable();
+        let mut want = vec![format!("delivery-{env}"), "deployer-system".to_string()];
+        want.sort_unstable();
+        assert_eq!(bound, want, "{name}");
+        // Selectors keep the three Deployments (and their Services) apart.
+        assert_eq!(
+            d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"].as_str(),
+            Some(name.as_str())
+        );
+        let svc = find(&docs, "Service", &name);
+        assert_eq!(
+            svc["spec"]["selector"]["app.kubernetes.io/instance"].as_str(),
+            Some(name.as_str())
+        );
+
+        // The built binary: past argument parsing (exit 64 is a usage error), stopped by the
+        // missing cluster it was pointed at.
+        let missing = tempfile::tempdir().unwrap();
+        let kubeconfig = missing.path().join("no-such-kubeconfig");
+        let out = Command::new(env!("CARGO_BIN_EXE_deployer"))
+            .args(&args)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .env("POD_NAMESPACE", "deployer-system")
+            .env("POD_NAME", format!("{name}-0"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("no-such-kubeconfig") || stdout.contains("no-such-kubeconfig"),
+            "{name}: {stdout}{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -122,3 +122,27 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// A kubeconfig in `dir` with the control plane's cluster entry and a bearer `token` only (a
+/// token next to the admin's client certificate would never be looked at: the API server
+/// authenticates the certificate first).
+pub fn token_kubeconfig(dir: &Path, token: &str) -> PathBuf {
+    let admin = std::fs::read_to_string(&control_plane().kubeconfig).expect("admin kubeconfig");
+    let field = |name: &str| {
+        admin
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {name} in the admin kubeconfig"))
+    };
+    let (server, ca) = (field("server: "), field("certificate-authority: "));
+    let kc = dir.join("token.kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: u\n  context: {{cluster: c, user: u}}\ncurrent-context: u\n",
+            token.trim()
+        ),
+    )
+    .expect("writing the token kubeconfig");
+    kc
+}

@@ -1,12 +1,16 @@
 //! The agent's identity: config-repo/install's ServiceAccount and Roles, with a real token,
-//! can sync its own environment and nothing else.
+//! can sync its own environment and nothing else, and the real `deployer agent` runs with it
+//! (Lease, watches, record, Events, self-heal) without a single request refused.
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Output};
 
+use std::time::Duration;
+
 use serde_json::Value;
 
-use super::harness::{control_plane, kubectl, repo_root, text};
+use super::agent_support::{Agent, events, git, wait_for};
+use super::harness::{kubectl, kubectl_output, repo_root, text, token_kubeconfig};
 
 fn as_agent(kubeconfig: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_deployer"))
@@ -42,28 +46,8 @@ fn the_dev_agents_token_syncs_dev_and_is_refused_everywhere_else() {
         "--duration",
         "1h",
     ]);
-    // A kubeconfig with the admin's cluster entry and the agent's bearer token.
-    let admin = std::fs::read_to_string(&control_plane().kubeconfig).unwrap();
-    let server = admin
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: "))
-        .unwrap()
-        .to_string();
-    let ca = admin
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("certificate-authority: "))
-        .unwrap()
-        .to_string();
     let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("agent.kubeconfig");
-    std::fs::write(
-        &kc,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: agent\n  user:\n    token: {}\ncontexts:\n- name: agent\n  context: {{cluster: c, user: agent}}\ncurrent-context: agent\n",
-            token.trim()
-        ),
-    )
-    .unwrap();
+    let kc = token_kubeconfig(dir.path(), &token);
     let dev = root.join("config-repo/overlays/dev");
     let staging = root.join("config-repo/overlays/staging");
 
@@ -148,6 +132,8 @@ fn the_dev_agents_token_syncs_dev_and_is_refused_everywhere_else() {
     // What the Role must not allow, asked of the API server's authorizer directly.
     for (verb, resource, ns) in [
         ("get", "secrets", "delivery-dev"),
+        ("create", "events.events.k8s.io", "delivery-prod"),
+        ("update", "leases", "delivery-dev"),
         ("update", "deployments", "delivery-dev"),
         ("create", "namespaces", ""),
         ("patch", "deployments", "delivery-prod"),
@@ -169,6 +155,8 @@ fn the_dev_agents_token_syncs_dev_and_is_refused_everywhere_else() {
         ("delete", "ingresses"),
         ("watch", "deployments"),
         ("create", "configmaps"),
+        ("create", "events.events.k8s.io"),
+        ("patch", "events.events.k8s.io"),
     ] {
         let out = kubectl_as(
             &kc,
@@ -179,5 +167,130 @@ fn the_dev_agents_token_syncs_dev_and_is_refused_everywhere_else() {
             "yes",
             "{verb} {resource} in delivery-dev must be allowed"
         );
+    }
+
+    the_agent_runs_with_the_dev_token(&kc);
+}
+
+/// The real agent with the dev ServiceAccount's token, as config-repo/install runs it
+/// (leader election in deployer-system, overlays/dev of a real git repository): every call it
+/// makes is allowed.
+fn the_agent_runs_with_the_dev_token(kc: &std::path::Path) {
+    for (verb, resource) in [
+        ("get", "leases"),
+        ("create", "leases"),
+        ("update", "leases"),
+    ] {
+        let out = kubectl_as(
+            kc,
+            &["auth", "can-i", verb, resource, "-n", "deployer-system"],
+        );
+        assert_eq!(text(&out.stdout).trim(), "yes", "{verb} {resource}");
+    }
+    let (_tmp, repo) = crate::edit::config_repo_copy();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "config repo"]);
+    let c1 = git(&repo, &["rev-parse", "HEAD"]);
+    let workdir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "agent",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--branch",
+        "main",
+        "--overlay",
+        "overlays/dev",
+        "--workdir",
+        workdir.path().to_str().unwrap(),
+        "--interval",
+        "2s",
+        "--lease-namespace",
+        "deployer-system",
+        "--sync-timeout",
+        "90s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut agent = Agent::start_as(kc, workdir, &args, &[]);
+    let record = |key: &str| {
+        let out = kubectl_output(
+            &[
+                "get",
+                "configmap",
+                "deployer-inventory-dev",
+                "-n",
+                "delivery-dev",
+                "-o",
+                &format!("jsonpath={{.data.agent\\.{key}}}"),
+            ],
+            None,
+        );
+        text(&out.stdout)
+    };
+    wait_for(Duration::from_secs(90), "the agent's synced record", || {
+        (record("result") == "synced" && record("revision") == c1).then_some(())
+    });
+    let holder = kubectl(&[
+        "get",
+        "lease",
+        "deployer-agent-dev",
+        "-n",
+        "deployer-system",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    assert!(!holder.is_empty(), "no Lease holder");
+
+    // Self-heal through its watches.
+    kubectl(&[
+        "label",
+        "deployment/api-service",
+        "-n",
+        "delivery-dev",
+        "app.kubernetes.io/part-of=drifted",
+        "--overwrite",
+    ]);
+    wait_for(
+        Duration::from_secs(30),
+        "the drifted label restored",
+        || {
+            (kubectl(&[
+                "get",
+                "deployment/api-service",
+                "-n",
+                "delivery-dev",
+                "-o",
+                "jsonpath={.metadata.labels.app\\.kubernetes\\.io/part-of}",
+            ]) != "drifted")
+                .then_some(())
+        },
+    );
+
+    // A broken commit: recorded and published as a Warning Event with this identity.
+    std::fs::write(
+        repo.join("overlays/dev/kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - missing.yaml\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-q", "-am", "broken"]);
+    let c2 = git(&repo, &["rev-parse", "HEAD"]);
+    wait_for(
+        Duration::from_secs(30),
+        "the render failure recorded",
+        || (record("result") == "render-failed" && record("revision") == c2).then_some(()),
+    );
+    wait_for(Duration::from_secs(15), "a RenderFailed Event", || {
+        events("delivery-dev", "RenderFailed")
+            .iter()
+            .any(|n| n.contains(&c2))
+            .then_some(())
+    });
+
+    assert_eq!(agent.stop(), Some(0), "{}", agent.log());
+    let log = agent.log();
+    for refused in ["403", "Forbidden", "forbidden"] {
+        assert!(!log.contains(refused), "a request was refused:\n{log}");
     }
 }

@@ -86,33 +86,7 @@ fn assert_code(out: &std::process::Output, want: i32) {
 
 /// name → resourceVersion of every object of the kinds the overlay renders, in `ns`.
 fn resource_versions(ns: &str) -> BTreeMap<String, String> {
-    let out = kubectl(&[
-        "get",
-        "configmaps,services,deployments,poddisruptionbudgets,ingresses",
-        "-n",
-        ns,
-        "-o",
-        "json",
-    ]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            (
-                format!(
-                    "{}/{}",
-                    o["kind"].as_str().unwrap(),
-                    o["metadata"]["name"].as_str().unwrap()
-                ),
-                o["metadata"]["resourceVersion"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            )
-        })
-        .collect()
+    super::agent_support::resource_versions_selected(ns, &[])
 }
 
 fn deployments(ns: &str) -> Vec<Deployment> {
@@ -447,12 +421,31 @@ fn status_reports_sync_state_health_and_the_recorded_revision() {
     let out = deployer(&["status", &overlay]);
     assert_code(&out, 6);
     assert!(text(&out.stdout).contains("never"), "{}", text(&out.stdout));
-    assert_code(&env.sync(&["--revision", "abc123"]), 0);
+    // --revision renders that commit of the overlay's repository and pins the environment.
+    let git = |args: &[&str]| super::agent_support::git(&env.repo, args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "status test"]);
+    let commit = git(&["rev-parse", "HEAD"]);
+    assert_code(&env.sync(&["--revision", "HEAD"]), 0);
     let out = deployer(&["status", &overlay, "--output", "json"]);
     assert_code(&out, 0);
     let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = &reports[0];
-    assert_eq!(r["recorded"]["revision"], "abc123");
+    assert_eq!(r["recorded"]["revision"], commit.as_str());
+    assert!(
+        r["recorded"]["annotations"]["deployer.delivery-stack.io/suspend"]
+            .as_str()
+            .unwrap()
+            .contains(&commit),
+        "{r}"
+    );
+    let out = deployer(&["status", &overlay]);
+    assert!(
+        text(&out.stdout).contains("agent: SUSPENDED"),
+        "{}",
+        text(&out.stdout)
+    );
     let objects = r["objects"].as_array().unwrap();
     assert_eq!(objects.len(), 9);
     assert!(
