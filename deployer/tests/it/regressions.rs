@@ -203,10 +203,10 @@ fn annotations_become_strings_after_the_first_transformer() {
 }
 
 /// Renders a tree whose `bad.yaml` breaks a limit: deployer (a debug build, here) must fail
-/// within a second of CPU time and 16 MiB above what one object costs, naming the file and
+/// within a second of CPU time and 32 MiB above what one object costs, naming the file and
 /// the limit. (CPU time, not wall time: the test suite shares the machine. The documents a
-/// limit allows are held until it is crossed: 10,000 small ones take ~12 MiB in a debug
-/// build.)
+/// limit allows are held until it is crossed: 10,000 small ones take 12-15 MiB in a debug
+/// build; reading on through the documents test's 50,001 would take over 60 MiB.)
 fn fails_fast_naming_the_file(bad: &str, expected: &str) {
     let t = tree(&[
         ("bad.yaml", bad),
@@ -244,7 +244,7 @@ fn fails_fast_naming_the_file(bad: &str, expected: &str) {
         ("kustomization.yaml", "resources: [one.yaml]\n"),
     ]));
     assert!(
-        rss < baseline + 16 * 1024,
+        rss < baseline + 32 * 1024,
         "peak RSS {rss} KiB, {baseline} KiB for one object"
     );
 }
