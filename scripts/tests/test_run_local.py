@@ -47,6 +47,10 @@ class RunLocal:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            # As a terminal runs it: SIGINT at its default. A test runner started in the
+            # background by a non-interactive shell inherits SIGINT ignored, and bash cannot
+            # trap a signal ignored on entry, so its Ctrl-C trap would never run.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.lines = []
         self.reader = threading.Thread(target=self._read, daemon=True)
