@@ -302,6 +302,9 @@ impl GitSource {
         let mut opts = FetchOptions::new();
         opts.remote_callbacks(callbacks);
         opts.download_tags(AutotagOption::None);
+        // No redirect to another host, not even on the first request: the credentials
+        // callback would hand the token to it.
+        opts.follow_redirects(git2::RemoteRedirect::None);
         remote
             .fetch(&[refspec.as_str()], Some(&mut opts), None)
             .map_err(|e| self.fetch_error(&e))?;

@@ -61,6 +61,17 @@ impl Elector {
         &self.config
     }
 
+    /// How long a round may take: until the renew deadline while we hold the Lease (so that
+    /// a hung request ends our leadership on time), one deadline otherwise.
+    pub fn round_budget(&self) -> Duration {
+        let deadline = self.config.renew_deadline();
+        match self.renewed.map(|t| t.elapsed()) {
+            Some(held) if held < deadline => deadline - held,
+            // Not (or no longer) leader: a whole deadline to acquire.
+            _ => deadline,
+        }
+    }
+
     /// Whether we may act now: we hold the Lease and renewed it within the deadline.
     pub fn is_leader(&self) -> bool {
         self.renewed
@@ -70,6 +81,10 @@ impl Elector {
     /// One round: acquire or renew. Returns whether we hold the Lease; an API error leaves
     /// [`Elector::is_leader`] to the deadline.
     pub async fn round(&mut self) -> Result<bool, String> {
+        // A renewal counts from when it was sent, not from when the answer came: a candidate
+        // may take over `duration` after it saw the previous record, and a slow answer must
+        // not stretch the holder's deadline past that.
+        let sent = Instant::now();
         let name = self.config.name.clone();
         let existing = self.api.get_opt(&name).await.map_err(|e| {
             format!(
@@ -98,7 +113,7 @@ impl Elector {
             };
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => {
-                    self.renewed = Some(Instant::now());
+                    self.renewed = Some(sent);
                     Ok(true)
                 }
                 // Another replica created it first.
@@ -146,7 +161,7 @@ impl Elector {
             .await
         {
             Ok(_) => {
-                self.renewed = Some(Instant::now());
+                self.renewed = Some(sent);
                 Ok(true)
             }
             Err(e) if error_code(&e) == 409 => {

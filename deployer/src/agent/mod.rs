@@ -97,7 +97,10 @@ pub async fn run(
         config.credentials.clone(),
     )?;
     // A sync may hold the loop for its health timeout; anything well beyond is a stuck loop.
-    let stale_after = config.sync_timeout + config.fetch_timeout + config.interval * 3;
+    let stale_after = config
+        .sync_timeout
+        .saturating_add(config.fetch_timeout)
+        .saturating_add(config.interval.saturating_mul(3));
     let shared = Arc::new(server::Shared::new(manager.request_stats(), stale_after));
     shared.beat();
     let server = server::start(listener, shared.clone())?;
@@ -126,11 +129,19 @@ pub async fn run(
                 return std::future::pending::<()>().await;
             };
             loop {
-                match e.round().await {
-                    Ok(_) => {}
-                    Err(message) => {
+                let budget = e.round_budget();
+                match tokio::time::timeout(budget, e.round()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(message)) => {
                         shared.metrics.error(metrics::Stage::Lease);
                         tracing::warn!(error = %message, "leader election");
+                    }
+                    Err(_) => {
+                        shared.metrics.error(metrics::Stage::Lease);
+                        tracing::warn!(
+                            budget = %humantime::format_duration(budget),
+                            "leader election: the Lease request did not finish in time"
+                        );
                     }
                 }
                 let leader = e.is_leader();

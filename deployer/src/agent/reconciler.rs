@@ -92,6 +92,8 @@ pub(super) struct Reconciler {
     last_record: Option<AgentRecord>,
     /// Workloads of the applied revision with their health as last seen.
     workloads: BTreeMap<String, WorkloadRecord>,
+    /// A fetch that outlived `fetch_timeout`, still running on the blocking pool.
+    stuck_fetch: Option<tokio::task::JoinHandle<Result<String, super::git::GitError>>>,
 }
 
 impl std::fmt::Debug for Reconciler {
@@ -172,6 +174,7 @@ impl Reconciler {
             parent: None,
             last_record: None,
             workloads: BTreeMap::new(),
+            stuck_fetch: None,
         }
     }
 
@@ -189,11 +192,15 @@ impl Reconciler {
             }
             tokio::select! {
                 () = tokio::time::sleep_until(next_poll) => {
-                    if is_leader {
-                        self.poll().await;
-                        self.shared.round_done();
+                    if *leader.borrow() {
+                        tokio::select! {
+                            () = self.poll() => self.shared.round_done(),
+                            () = lost(&mut leader) => tracing::warn!(
+                                "lost the lease during a sync: stopped it (every write is idempotent; the next leader syncs again)"
+                            ),
+                        }
                     }
-                    next_poll = Instant::now() + self.delay();
+                    next_poll = after(self.delay());
                 }
                 changed = leader.changed(), if election => {
                     if changed.is_err() {
@@ -203,6 +210,10 @@ impl Reconciler {
                         tracing::info!("acquired the lease: reconciling");
                         next_poll = Instant::now();
                         self.watches_stale = true;
+                        // What was learnt while standing by may be stale (a suspend set,
+                        // a record written by another replica): read it again.
+                        self.suspended = None;
+                        self.last_record = None;
                     } else {
                         tracing::warn!("not the leader (lost or never held the lease): standing by");
                         self.members = None;
@@ -222,14 +233,20 @@ impl Reconciler {
                 }
                 () = sleep_until_opt(heal_at) => {
                     heal_at = None;
-                    if is_leader {
-                        self.heal().await;
+                    if *leader.borrow() {
+                        tokio::select! {
+                            () = self.heal() => {}
+                            () = lost(&mut leader) => tracing::warn!("lost the lease during a drift correction: stopped it"),
+                        }
                     }
                 }
                 () = sleep_until_opt(record_at) => {
                     record_at = None;
-                    if is_leader {
-                        self.record_health().await;
+                    if *leader.borrow() {
+                        tokio::select! {
+                            () = self.record_health() => {}
+                            () = lost(&mut leader) => {}
+                        }
                     }
                 }
             }
@@ -272,8 +289,7 @@ impl Reconciler {
             match self.render(&head).await {
                 Ok((objects, target)) => {
                     self.set_target(&target);
-                    if self.is_suspended().await {
-                        self.note_suspended(Some(&head)).await;
+                    if !self.may_apply(&head).await {
                         return;
                     }
                     self.broken = None;
@@ -310,8 +326,7 @@ impl Reconciler {
             }
             return;
         };
-        if self.is_suspended().await {
-            self.note_suspended(Some(&head)).await;
+        if !self.may_apply(&head).await {
             return;
         }
         self.resumed = false;
@@ -322,7 +337,7 @@ impl Reconciler {
 
     /// Re-applies the running revision after drift.
     async fn heal(&mut self) {
-        if self.suspended.clone().flatten().is_some() {
+        if !matches!(self.is_suspended().await, Ok(false)) {
             return;
         }
         if let Some((objects, target, commit)) = self.running() {
@@ -337,17 +352,31 @@ impl Reconciler {
             .map(|a| (a.objects.clone(), a.target.clone(), a.commit.clone()))
     }
 
-    async fn fetch(&self) -> Result<String, String> {
+    async fn fetch(&mut self) -> Result<String, String> {
+        // libgit2 has no timeout of its own for a server that stops answering, and a blocking
+        // fetch cannot be cancelled: one that timed out is left to finish, and no other is
+        // started beside it (threads and the repository's ref locks stay bounded).
+        if let Some(previous) = &self.stuck_fetch {
+            if !previous.is_finished() {
+                return Err(format!(
+                    "git fetch of {}: the previous fetch (timed out) is still running; not starting another",
+                    self.source.display_url()
+                ));
+            }
+            self.stuck_fetch = None;
+        }
         let source = self.source.clone();
         let timeout = self.cfg.fetch_timeout;
-        match tokio::time::timeout(timeout, tokio::task::spawn_blocking(move || source.fetch()))
-            .await
-        {
-            Err(_) => Err(format!(
-                "git fetch of {} timed out after {}",
-                self.source.display_url(),
-                humantime::format_duration(timeout)
-            )),
+        let mut task = tokio::task::spawn_blocking(move || source.fetch());
+        match tokio::time::timeout(timeout, &mut task).await {
+            Err(_) => {
+                self.stuck_fetch = Some(task);
+                Err(format!(
+                    "git fetch of {} timed out after {}",
+                    self.source.display_url(),
+                    humantime::format_duration(timeout)
+                ))
+            }
             Ok(Err(join)) => Err(format!("git fetch: {join}")),
             Ok(Ok(r)) => r.map_err(|e| e.to_string()),
         }
@@ -390,14 +419,33 @@ impl Reconciler {
         }
     }
 
+    /// Whether this round may apply `head`: not when the suspend switch is on (noted), nor
+    /// when it cannot be read (an error: applying could undo an emergency stop or a
+    /// `sync --revision` rollback; the next poll comes sooner).
+    async fn may_apply(&mut self, head: &str) -> bool {
+        match self.is_suspended().await {
+            Ok(false) => true,
+            Ok(true) => {
+                self.note_suspended(Some(head)).await;
+                false
+            }
+            Err(message) => {
+                tracing::warn!(error = %message, "the suspend switch could not be read; nothing applied this round");
+                self.failures += 1;
+                self.shared.metrics.error(Stage::Sync);
+                false
+            }
+        }
+    }
+
     /// Whether the suspend annotation is set: from the parent's watch once it runs, else one
     /// GET of the parent.
-    async fn is_suspended(&mut self) -> bool {
+    async fn is_suspended(&mut self) -> Result<bool, String> {
         if let Some(known) = &self.suspended {
-            return known.is_some();
+            return Ok(known.is_some());
         }
         let Some(target) = self.target.clone() else {
-            return false;
+            return Ok(false);
         };
         match self.manager.inventory(&target).await {
             Ok(inv) => {
@@ -405,12 +453,9 @@ impl Reconciler {
                 self.shared.metrics.suspended(s.is_some());
                 let suspended = s.is_some();
                 self.suspended = Some(s);
-                suspended
+                Ok(suspended)
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the inventory parent for the suspend switch");
-                false
-            }
+            Err(e) => Err(format!("reading the inventory parent: {e}")),
         }
     }
 
@@ -683,7 +728,7 @@ impl Reconciler {
                 MemberEvent::Error(_) => String::new(),
             };
             tracing::info!(object = %id, "drift from git detected");
-            heal_at.get_or_insert_with(|| Instant::now() + self.cfg.heal_delay);
+            heal_at.get_or_insert_with(|| after(self.cfg.heal_delay));
         }
         if let MemberEvent::Changed { id, object } = &ev {
             self.on_workload(id, object, record_at);
@@ -701,7 +746,7 @@ impl Reconciler {
         if w.health != status.health || w.message != status.message {
             w.health = status.health;
             w.message = status.message;
-            record_at.get_or_insert_with(|| Instant::now() + Duration::from_secs(2));
+            record_at.get_or_insert_with(|| after(Duration::from_secs(2)));
         }
     }
 
@@ -778,8 +823,11 @@ struct ParentView {
 /// The suspend annotation and the record of the parent, as they change.
 fn parent_watch(client: &kube::Client, target: &Target) -> BoxStream<'static, ParentView> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &target.namespace);
-    let config =
-        watcher::Config::default().fields(&format!("metadata.name={}", target.configmap_name()));
+    // Watches end on the server's side before the client's 30 s read timeout (as in
+    // cluster::wait), so a quiet watch is renewed, not failed and retried.
+    let config = watcher::Config::default()
+        .fields(&format!("metadata.name={}", target.configmap_name()))
+        .timeout(25);
     watcher(api, config)
         .default_backoff()
         .filter_map(|ev| {
@@ -866,6 +914,20 @@ pub fn retry_delay(failures: u32, interval: Duration) -> Duration {
         .saturating_mul(1u32.checked_shl(failures.min(20)).unwrap_or(u32::MAX))
         .min(retry.max_delay);
     ceiling + retry.backoff(failures).min(ceiling)
+}
+
+/// Resolves when this replica stops being the leader (never while no election runs).
+async fn lost(leader: &mut tokio::sync::watch::Receiver<bool>) {
+    if leader.wait_for(|l| !*l).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// `now + delay`, saturating: an absurd `--interval` waits very long instead of panicking.
+fn after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 #[cfg(test)]

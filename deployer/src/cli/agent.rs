@@ -128,9 +128,17 @@ impl AgentArgs {
             .file_name()
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
-        let lease = match (&self.lease_namespace, self.no_leader_election) {
+        let lease_namespace = self.lease_namespace.clone().or_else(pod_namespace);
+        let lease = match (lease_namespace, self.no_leader_election) {
+            (_, true) => None,
+            // Never a silent single replica: two of them would both act.
+            (None, false) => anyhow::bail!(
+                "leader election needs the namespace of its Lease: --lease-namespace NS (or \
+                 POD_NAMESPACE; in a pod its own namespace is read from the service account), \
+                 or --no-leader-election to run a single replica without it"
+            ),
             (Some(ns), false) => Some(LeaseConfig {
-                namespace: ns.clone(),
+                namespace: ns,
                 name: self
                     .lease_name
                     .clone()
@@ -139,7 +147,6 @@ impl AgentArgs {
                 duration: self.lease_duration,
                 renew_every: self.lease_renew,
             }),
-            _ => None,
         };
         if let Some(l) = &lease
             && l.renew_every >= l.renew_deadline()
@@ -213,4 +220,13 @@ pub(super) fn healthcheck(args: HealthcheckArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The pod's namespace as its service account token's mount gives it (in a pod without
+/// POD_NAMESPACE set).
+fn pod_namespace() -> Option<String> {
+    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        .ok()
+        .map(|ns| ns.trim().to_string())
+        .filter(|ns| !ns.is_empty())
 }

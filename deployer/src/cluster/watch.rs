@@ -112,31 +112,34 @@ impl DriftCheck {
             let group = kind.resource.group.clone();
             let k = kind.resource.kind.clone();
             let namespace = namespace.clone();
-            watcher(api, watcher::Config::default().labels(&selector))
-                .default_backoff()
-                .filter_map(move |ev| {
-                    let id = |o: &kube::api::DynamicObject| {
-                        ObjectId::new(
-                            &group,
-                            &k,
-                            &namespace,
-                            o.metadata.name.as_deref().unwrap_or_default(),
-                        )
-                    };
-                    let out = match ev {
-                        Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                            Some(MemberEvent::Changed {
-                                id: id(&o),
-                                object: serde_json::to_value(&o).unwrap_or(Value::Null),
-                            })
-                        }
-                        Ok(watcher::Event::Delete(o)) => Some(MemberEvent::Gone { id: id(&o) }),
-                        Ok(_) => None,
-                        Err(e) => Some(MemberEvent::Error(e.to_string())),
-                    };
-                    std::future::ready(out)
-                })
-                .boxed()
+            watcher(
+                api,
+                watcher::Config::default().labels(&selector).timeout(25),
+            )
+            .default_backoff()
+            .filter_map(move |ev| {
+                let id = |o: &kube::api::DynamicObject| {
+                    ObjectId::new(
+                        &group,
+                        &k,
+                        &namespace,
+                        o.metadata.name.as_deref().unwrap_or_default(),
+                    )
+                };
+                let out = match ev {
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                        Some(MemberEvent::Changed {
+                            id: id(&o),
+                            object: serde_json::to_value(&o).unwrap_or(Value::Null),
+                        })
+                    }
+                    Ok(watcher::Event::Delete(o)) => Some(MemberEvent::Gone { id: id(&o) }),
+                    Ok(_) => None,
+                    Err(e) => Some(MemberEvent::Error(e.to_string())),
+                };
+                std::future::ready(out)
+            })
+            .boxed()
         });
         futures_util::stream::select_all(streams).boxed()
     }

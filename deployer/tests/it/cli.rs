@@ -274,3 +274,28 @@ fn errors_are_one_line_with_the_cause_once() {
     // The same problem is worded the same way by every command.
     assert_eq!(text(&out.stderr), err);
 }
+
+/// Without a Lease namespace the agent refuses to start rather than run without leader
+/// election: two replicas that each believed themselves alone would both act.
+#[test]
+fn agent_without_a_lease_namespace_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_deployer"))
+        .args([
+            "agent",
+            "--repo",
+            "/nonexistent",
+            "--overlay",
+            "overlays/dev",
+        ])
+        .env_remove("POD_NAMESPACE")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--lease-namespace") && err.contains("--no-leader-election"),
+        "{err}"
+    );
+}
