@@ -105,13 +105,18 @@ fn the_agent_follows_git_heals_drift_prunes_and_keeps_the_last_good_revision() {
     wait_for(Duration::from_secs(30), "replicas restored", || {
         (repo.replicas("api-service") == 1).then_some(())
     });
-    assert!(
-        agent
-            .metric("deployer_agent_drift_corrections_total")
-            .unwrap()
-            >= 1.0,
-        "{}",
-        agent.get("/metrics").1
+    // The correction is counted when its sync ends (after the health wait), which may be
+    // after the field is back.
+    wait_for(
+        Duration::from_secs(30),
+        "the drift correction counted",
+        || {
+            (agent
+                .metric("deployer_agent_drift_corrections_total")
+                .unwrap_or(0.0)
+                >= 1.0)
+                .then_some(())
+        },
     );
 
     // 4. A deletion committed to git is pruned.
