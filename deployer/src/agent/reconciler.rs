@@ -92,6 +92,9 @@ pub(super) struct Reconciler {
     last_record: Option<AgentRecord>,
     /// Workloads of the applied revision with their health as last seen.
     workloads: BTreeMap<String, WorkloadRecord>,
+    /// Heals in a row (see `heal`), and when the last one started.
+    heals: u32,
+    last_heal: Option<Instant>,
     /// A fetch that outlived `fetch_timeout`, still running on the blocking pool.
     stuck_fetch: Option<tokio::task::JoinHandle<Result<String, super::git::GitError>>>,
 }
@@ -175,6 +178,8 @@ impl Reconciler {
             last_record: None,
             workloads: BTreeMap::new(),
             stuck_fetch: None,
+            heals: 0,
+            last_heal: None,
         }
     }
 
@@ -341,8 +346,26 @@ impl Reconciler {
             return;
         }
         if let Some((objects, target, commit)) = self.running() {
+            // Heals in a row (each within an interval of the last) back off: a controller
+            // outside git that keeps writing a managed field is not fought once per second.
+            let now = Instant::now();
+            self.heals = match self.last_heal {
+                Some(t) if now.duration_since(t) < self.cfg.interval => self.heals + 1,
+                _ => 0,
+            };
+            self.last_heal = Some(now);
             self.sync(objects, target, commit, Reason::Heal).await;
         }
+    }
+
+    /// How long after a drift the heal runs: the heal delay, then longer for heals in a row.
+    fn heal_wait(&self) -> Duration {
+        if self.heals == 0 {
+            return self.cfg.heal_delay;
+        }
+        self.cfg
+            .heal_delay
+            .max(retry_delay(self.heals, self.cfg.interval))
     }
 
     /// A copy of the running revision, to sync again.
@@ -728,7 +751,8 @@ impl Reconciler {
                 MemberEvent::Error(_) => String::new(),
             };
             tracing::info!(object = %id, "drift from git detected");
-            heal_at.get_or_insert_with(|| after(self.cfg.heal_delay));
+            let wait = self.heal_wait();
+            heal_at.get_or_insert_with(|| after(wait));
         }
         if let MemberEvent::Changed { id, object } = &ev {
             self.on_workload(id, object, record_at);
