@@ -11,7 +11,7 @@ use service_kit::telemetry::{self, LogFormat};
 
 use super::Status;
 use crate::agent::{self, LeaseConfig, git};
-use crate::cluster::{self, ConnectOptions, Manager, PruneGuards};
+use crate::cluster::PruneGuards;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
@@ -197,14 +197,13 @@ pub(super) fn agent(args: AgentArgs) -> anyhow::Result<Status> {
         let listener = std::net::TcpListener::bind((args.bind.as_str(), args.port))
             .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
         tracing::info!(address = %listener.local_addr()?, "listening");
-        let conn = cluster::connect(&ConnectOptions {
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
-            request_timeout: Some(args.request_timeout),
-            ..ConnectOptions::default()
-        })
+        let manager = super::cluster::connect(
+            args.kubeconfig.clone(),
+            args.context.clone(),
+            args.request_timeout,
+        )
         .await?;
-        agent::run(config, Manager::new(conn), listener, signal).await?;
+        agent::run(config, manager, listener, signal).await?;
         anyhow::Ok(())
     });
     telemetry::flush();

@@ -101,10 +101,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn manager(args: &ClusterArgs) -> anyhow::Result<Manager> {
+    connect(
+        args.kubeconfig.clone(),
+        args.context.clone(),
+        args.request_timeout,
+    )
+    .await
+}
+
+/// A cluster manager from kubectl-like connection flags (shared with `agent`).
+pub(super) async fn connect(
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    request_timeout: Duration,
+) -> anyhow::Result<Manager> {
     let conn = cluster::connect(&ConnectOptions {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        request_timeout: Some(args.request_timeout),
+        kubeconfig,
+        context,
+        request_timeout: Some(request_timeout),
         ..ConnectOptions::default()
     })
     .await?;

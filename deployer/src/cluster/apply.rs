@@ -181,22 +181,17 @@ pub async fn hand_over_replicas(
         "spec": {"replicas": replicas},
     });
     let api = api_for(client, kind, &d.id.namespace);
-    api.patch(
-        &d.id.name,
-        &PatchParams::apply(HANDOVER_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| {
-        ClusterError::api(
-            format!(
-                "{}: handing spec.replicas over to its HorizontalPodAutoscaler",
-                d.id
-            ),
-            &e,
-        )
-    })
+    force_apply(&api, &d.id.name, HANDOVER_MANAGER, &body)
+        .await
+        .map_err(|e| {
+            ClusterError::api(
+                format!(
+                    "{}: handing spec.replicas over to its HorizontalPodAutoscaler",
+                    d.id
+                ),
+                &e,
+            )
+        })
 }
 
 /// Created, configured or unchanged, from the object before and after.
@@ -298,6 +293,26 @@ fn appliers_among(live: &Value, conflicts: &[(String, String)]) -> Vec<String> {
 /// Whether a failed apply's error says the namespace is missing.
 pub fn is_missing_namespace(message: &str) -> bool {
     message.starts_with("404 NotFound") && message.contains("namespaces \"")
+}
+
+/// Server-side applies `body` to the object `name` as `manager`, taking over the fields
+/// another manager holds (the inventory, the agent's record, the replicas hand-over).
+pub(super) async fn force_apply<K>(
+    api: &Api<K>,
+    name: &str,
+    manager: &str,
+    body: &Value,
+) -> Result<(), kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(body),
+    )
+    .await
+    .map(|_| ())
 }
 
 #[cfg(test)]

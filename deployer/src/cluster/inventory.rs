@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use serde::Serialize;
 
 use super::error::{ClusterError, code};
@@ -154,11 +154,5 @@ pub async fn write(
     body: &serde_json::Value,
 ) -> Result<(), kube::Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &target.namespace);
-    api.patch(
-        &target.configmap_name(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await
-    .map(|_| ())
+    super::apply::force_apply(&api, &target.configmap_name(), FIELD_MANAGER, body).await
 }

@@ -222,23 +222,18 @@ impl Manager {
             "data": Value::Object(data),
         });
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &target.namespace);
-        api.patch(
-            &target.configmap_name(),
-            &PatchParams::apply(RECORD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            ClusterError::api(
-                format!(
-                    "recording the result on ConfigMap {}/{}",
-                    target.namespace,
-                    target.configmap_name()
-                ),
-                &e,
-            )
-        })
+        super::apply::force_apply(&api, &target.configmap_name(), RECORD_MANAGER, &body)
+            .await
+            .map_err(|e| {
+                ClusterError::api(
+                    format!(
+                        "recording the result on ConfigMap {}/{}",
+                        target.namespace,
+                        target.configmap_name()
+                    ),
+                    &e,
+                )
+            })
     }
 
     async fn previous_workloads(&self, target: &Target) -> Result<Option<String>, ClusterError> {

@@ -18,22 +18,7 @@ use crate::edit::config_repo_copy;
 pub const DROP_INGRESS: &str = "patches:\n  - patch: |-\n      $patch: delete\n      apiVersion: networking.k8s.io/v1\n      kind: Ingress\n      metadata:\n        name: delivery\n";
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    crate::edit::git(dir, args).trim().to_string()
 }
 
 /// A git repository with config-repo and an overlay `overlays/<name>` = dev in its own
@@ -69,15 +54,7 @@ impl Repo {
     }
 
     pub fn write_overlay(&self, extra: &str) {
-        std::fs::create_dir_all(self.overlay()).unwrap();
-        std::fs::write(
-            self.overlay().join("kustomization.yaml"),
-            format!(
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {}\nresources:\n  - ../dev\n{extra}",
-                self.ns
-            ),
-        )
-        .unwrap();
+        super::harness::write_dev_overlay(&self.overlay(), &self.ns, extra);
     }
 
     /// Commits everything; returns the commit id.

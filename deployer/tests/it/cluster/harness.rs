@@ -146,3 +146,16 @@ pub fn token_kubeconfig(dir: &Path, token: &str) -> PathBuf {
     .expect("writing the token kubeconfig");
     kc
 }
+
+/// Writes `overlay/kustomization.yaml`: the dev overlay in namespace `ns`, plus `extra`
+/// kustomization lines.
+pub fn write_dev_overlay(overlay: &Path, ns: &str, extra: &str) {
+    std::fs::create_dir_all(overlay).expect("creating the overlay directory");
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {ns}\nresources:\n  - ../dev\n{extra}"
+        ),
+    )
+    .expect("writing the overlay");
+}

@@ -47,15 +47,7 @@ impl Env {
     }
 
     fn write_overlay(&self, extra: &str) {
-        std::fs::create_dir_all(self.overlay()).unwrap();
-        std::fs::write(
-            self.overlay().join("kustomization.yaml"),
-            format!(
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {}\nresources:\n  - ../dev\n{extra}",
-                self.ns
-            ),
-        )
-        .unwrap();
+        super::harness::write_dev_overlay(&self.overlay(), &self.ns, extra);
     }
 
     fn sync(&self, extra_args: &[&str]) -> std::process::Output {
