@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """api vs the seed's Gin service, side by side in one run (see BENCHMARKS.md).
 
-    python3 bench/api/run.py [--seconds 10] [--rounds 3] [--no-icount]
+    python3 bench/api/run.py [--seconds 10] [--rounds 3] [--layouts shared,split] [--no-icount]
 
 Builds `api` (release) and the Gin reference in bench/api/gin-reference (the seed's code
 path: gin.New(), gin.Recovery() then the slog request logger, slog's JSON handler on stdout,
 http.Server with graceful Shutdown; Go module proxy), starts each on loopback with every
 request logged as JSON to /dev/null, and runs `wrk -t2 -c64 -d10s` against /api/v1/status
-and /healthz, alternating servers each round. Then counts instructions per request of each
+and /healthz, alternating servers each round, in two CPU layouts (bench/lib/wrkbench.py):
+"shared" (everything on both cores) and "split" (server on core 0, wrk on core 1). Then counts instructions per request of each
 server under callgrind (bench/lib/icount.py), which machine noise does not move.
 Prints a Markdown table of medians and ratios, with the machine's load before and after.
 """
@@ -54,57 +55,48 @@ def server_env(name, port, under_callgrind=False):
     return env
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--no-icount", action="store_true", help="skip the callgrind counts")
-    args = ap.parse_args()
-    binaries = build()
-    paths = ["/api/v1/status", "/healthz"]
+def measure(binaries, paths, layout, rounds, seconds):
+    """wrk runs of every server and path in one CPU layout (see bench/lib/wrkbench.py),
+    alternating servers; returns the runs per (server, path) and each server's peak RSS."""
     results = {(s, p): [] for s in binaries for p in paths}
     peak = {}
     procs = {}
-    load_before = os.getloadavg()
     try:
         for name, binary in binaries.items():
             port = wb.free_port()
-            proc = subprocess.Popen([binary], env=server_env(name, port),
+            proc = subprocess.Popen(wb.server_cmd([binary], layout), env=server_env(name, port),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wb.wait_port(port)
             procs[name] = (proc, port)
             # Warm-up: connections, caches, lazy statics.
-            wb.run_wrk(f"http://127.0.0.1:{port}/api/v1/status", [proc.pid], seconds=2)
-        for r in range(args.rounds):
+            wb.run_wrk(f"http://127.0.0.1:{port}/api/v1/status", [proc.pid], seconds=2, layout=layout)
+        for r in range(rounds):
             for path in paths:
                 # Alternate which server goes first, so a load spike does not favour one.
                 order = list(binaries) if r % 2 == 0 else list(reversed(binaries))
                 for name in order:
                     proc, port = procs[name]
                     results[(name, path)].append(
-                        wb.run_wrk(f"http://127.0.0.1:{port}{path}", [proc.pid], seconds=args.seconds))
+                        wb.run_wrk(f"http://127.0.0.1:{port}{path}", [proc.pid], seconds=seconds,
+                                   layout=layout))
         for name, (proc, _) in procs.items():
             peak[name] = wb.peak_rss_kib([proc.pid])
     finally:
         for proc, _ in procs.values():
             proc.terminate()
             proc.wait(timeout=10)
-    load_after = os.getloadavg()
+    return results, peak
 
-    instr = {}
-    if not args.no_icount and icount.available():
-        for name, binary in binaries.items():
-            port = wb.free_port()
-            cg = icount.Callgrind([binary], server_env(name, port, under_callgrind=True), port)
-            try:
-                for path in paths:
-                    instr[(name, path)] = cg.measure(path, headers=["User-Agent: icount/1"])
-            finally:
-                cg.stop()
 
-    print(f"Machine: {wb.machine_line()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}")
-    print(f"Command: wrk -t2 -c64 -d{args.seconds}s --latency, {args.rounds} rounds, medians; "
+LAYOUT_TEXT = {
+    "shared": "servers and wrk -t2 on both cores",
+    "split": "server pinned to core 0, wrk -t1 pinned to core 1",
+}
+
+
+def report(binaries, paths, layout, results, peak, instr, seconds, rounds):
+    print(f"### Layout {layout}: {LAYOUT_TEXT[layout]}\n")
+    print(f"wrk -t{wb.wrk_threads(layout)} -c64 -d{seconds}s --latency, {rounds} rounds, medians; "
           "servers log every request as JSON to /dev/null\n")
     print("| endpoint | server | req/s | p50 | p99 | server CPU µs/req | instructions/req | wrk CPU µs/req | non-2xx |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -125,7 +117,47 @@ def main():
             line += f"; instructions per request {instr[(API, path)] / instr[(GIN, path)]:.2f}× Gin"
         print(line)
     print(f"- peak RSS: api {peak[API] / 1024:.1f} MiB, Gin {peak[GIN] / 1024:.1f} MiB "
-          f"({peak[API] / peak[GIN]:.2f}×)")
+          f"({peak[API] / peak[GIN]:.2f}×)\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--layouts", default=",".join(wb.LAYOUTS),
+                    help="comma-separated CPU layouts to measure: shared, split (default both)")
+    ap.add_argument("--no-icount", action="store_true", help="skip the callgrind counts")
+    args = ap.parse_args()
+    layouts = [layout for layout in args.layouts.split(",") if layout]
+    for layout in layouts:
+        if layout not in wb.LAYOUTS:
+            ap.error(f"--layouts: unknown layout {layout!r} (known: {', '.join(wb.LAYOUTS)})")
+    if "split" in layouts and not wb.split_possible():
+        print("bench: the split layout needs cores 0 and 1 and taskset; measuring shared only",
+              file=sys.stderr)
+        layouts = [layout for layout in layouts if layout != "split"]
+    binaries = build()
+    paths = ["/api/v1/status", "/healthz"]
+    load_before = os.getloadavg()
+    measured = {layout: measure(binaries, paths, layout, args.rounds, args.seconds) for layout in layouts}
+    load_after = os.getloadavg()
+
+    instr = {}
+    if not args.no_icount and icount.available():
+        for name, binary in binaries.items():
+            port = wb.free_port()
+            cg = icount.Callgrind([binary], server_env(name, port, under_callgrind=True), port)
+            try:
+                for path in paths:
+                    instr[(name, path)] = cg.measure(path, headers=["User-Agent: icount/1"])
+            finally:
+                cg.stop()
+
+    print(f"Machine: {wb.machine_line()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}\n")
+    for layout in layouts:
+        results, peak = measured[layout]
+        report(binaries, paths, layout, results, peak, instr, args.seconds, args.rounds)
 
 
 if __name__ == "__main__":

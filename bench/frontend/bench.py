@@ -4,8 +4,9 @@ files, same api, one run.
 Called by bench/frontend/run.sh after the release builds. Three measurements per row, each
 side by side:
 
-1. wrk (loopback, -t2 -c64, time-bounded, ROUNDS rounds alternating which server goes first,
-   medians): requests/s, p99, and CPU per request — the servers' utime+stime delta from /proc
+1. wrk (loopback, -c64, time-bounded, ROUNDS rounds alternating which server goes first,
+   medians; in the CPU layouts of bench/lib/wrkbench.py: "shared", wrk -t2 and the servers on
+   both cores, and "split", server and api on core 0, wrk -t1 on core 1): requests/s, p99, and CPU per request — the servers' utime+stime delta from /proc
    (nginx: master and workers; the api behind the proxy is reported separately). The
    machine's load average is recorded before and after: on a shared 2-core VM these figures
    move with whatever else runs.
@@ -19,7 +20,7 @@ side by side:
 in the kernel's loopback path, so (3) matters as much as (2).
 
 Usage: python3 bench/frontend/bench.py TARGET_DIR SITE_PUBLIC [--results FILE]
-         [--seconds N] [--rounds N] [--rows html,proxy,...] [--no-wrk] [--no-icount]
+         [--seconds N] [--rounds N] [--layouts shared,split] [--rows html,proxy,...] [--no-wrk] [--no-icount]
          [--no-syscalls] [--profiles DIR]
 `--profiles DIR` keeps the callgrind output of every counted row (`DIR/<server>-<row>.<pid>`)
 for callgrind_annotate.
@@ -151,7 +152,17 @@ class Bench:
         self.target_dir = target_dir
         self.work = work
         self.site, self.bundle, self.bundle_note = prepare_site(public, work)
+        self.layout = "shared"
         self.api, self.api_port = self.start_binary("api", {"APP_ENV": "bench", "LOG_LEVEL": "info"})
+
+    def use_layout(self, layout):
+        """Restarts the api in CPU `layout` (bench/lib/wrkbench.py); servers started after
+        this run in it too. In "split" the api shares core 0 with the server under test (the
+        serving side), wrk has core 1."""
+        if layout != self.layout:
+            stop(self.api)
+            self.layout = layout
+            self.api, self.api_port = self.start_binary("api", {"APP_ENV": "bench", "LOG_LEVEL": "info"})
 
     def command(self, name, port):
         """(argv, environment) of server `name` listening on `port`."""
@@ -166,8 +177,8 @@ class Bench:
         port = wrkbench.free_port()
         log = open(os.path.join(self.work, f"{name}.log"), "a")
         full_env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), **env}
-        proc = subprocess.Popen([os.path.join(self.target_dir, "release", name)], env=full_env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        argv = wrkbench.server_cmd([os.path.join(self.target_dir, "release", name)], self.layout)
+        proc = subprocess.Popen(argv, env=full_env, stdout=log, stderr=subprocess.STDOUT)
         wrkbench.wait_port(port)
         return proc, port
 
@@ -176,7 +187,8 @@ class Bench:
         port = wrkbench.free_port()
         argv, env = self.command(name, port)
         log = open(os.path.join(self.work, f"{name}.log"), "a")
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(wrkbench.server_cmd(argv, self.layout), env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
         wrkbench.wait_port(port)
         time.sleep(0.3)
         pids = [proc.pid] + (wrkbench.children(proc.pid) if name == NGINX else [])
@@ -214,14 +226,16 @@ def measure_wrk(bench, selected, seconds, rounds):
             runs = {name: [] for name in servers}
             for name, (_, port, pids) in servers.items():
                 # Warm-up (caches, pools, the memory body cache), not measured.
-                wrkbench.run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=2, headers=headers)
+                wrkbench.run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=2, headers=headers,
+                                 layout=bench.layout)
             for round_no in range(rounds):
                 order = list(servers) if round_no % 2 == 0 else list(reversed(servers))
                 for name in order:
                     _, port, pids = servers[name]
                     r = wrkbench.run_wrk(f"http://127.0.0.1:{port}{path}", pids, seconds=seconds,
-                                         headers=headers, upstream_pids=[bench.api.pid])
-                    print(f"wrk {key} {name}: {r}", flush=True)
+                                         headers=headers, upstream_pids=[bench.api.pid],
+                                         layout=bench.layout)
+                    print(f"wrk {bench.layout} {key} {name}: {r}", flush=True)
                     runs[name].append(r)
             for name in servers:
                 out[(name, key)] = wrkbench.median_of(runs[name])
@@ -352,6 +366,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     ap.add_argument("--rows", help="comma-separated row keys (default: all)")
+    ap.add_argument("--layouts", default=",".join(wrkbench.LAYOUTS),
+                    help="comma-separated CPU layouts of the wrk runs: shared, split (default both)")
     ap.add_argument("--no-wrk", action="store_true")
     ap.add_argument("--no-icount", action="store_true")
     ap.add_argument("--no-syscalls", action="store_true")
@@ -367,10 +383,21 @@ def main():
             selected = [r for r in selected if r[0] in wanted]
         if args.profiles:
             os.makedirs(args.profiles, exist_ok=True)
+        layouts = [layout for layout in args.layouts.split(",") if layout]
+        for layout in layouts:
+            if layout not in wrkbench.LAYOUTS:
+                ap.error(f"--layouts: unknown layout {layout!r} (known: {', '.join(wrkbench.LAYOUTS)})")
+        if "split" in layouts and not wrkbench.split_possible():
+            print("bench: the split layout needs cores 0 and 1 and taskset; measuring shared only",
+                  file=sys.stderr)
+            layouts = [layout for layout in layouts if layout != "split"]
         wrk = {}
         load_before = os.getloadavg()
         if not args.no_wrk:
-            wrk = measure_wrk(bench, selected, args.seconds, args.rounds)
+            for layout in layouts:
+                bench.use_layout(layout)
+                wrk[layout] = measure_wrk(bench, selected, args.seconds, args.rounds)
+            bench.use_layout("shared")
         load_after = os.getloadavg()
         instr = {}
         if not args.no_icount and icount.available():
@@ -391,15 +418,21 @@ def main():
         ]
         if wrk:
             meta.append(
-                f"wrk -t2 -c64 -d{args.seconds}s, {args.rounds} rounds per target alternating "
+                f"wrk -c64 -d{args.seconds}s, {args.rounds} rounds per target alternating "
                 "which server goes first, medians, after a 2 s warm-up; one target at a time, "
-                f"loopback. Load average (1/5/15 min) before the wrk runs: "
+                "loopback. Layouts: shared = servers, api and wrk -t2 on both cores; split = the "
+                "server under test and the api pinned to core 0, wrk -t1 to core 1. Load average (1/5/15 min) before the wrk runs: "
                 f"{' '.join(f'{x:.2f}' for x in load_before)}; after: "
                 f"{' '.join(f'{x:.2f}' for x in load_after)}.")
         if instr:
             meta.append(f"Instructions: callgrind, {COUNTED_REQUESTS} requests over 4 keep-alive "
                         "connections after 200 not counted, all processes and threads, user space.")
-        out = report(selected, wrk, instr, sysc, api_sysc, meta)
+        if wrk:
+            out = "\n".join(f"### Layout {layout}\n\n" + report(selected, wrk[layout], instr, sysc,
+                                                                   api_sysc, [])
+                            for layout in wrk) + "\n" + "\n".join(meta) + "\n"
+        else:
+            out = report(selected, wrk, instr, sysc, api_sysc, meta)
         print(out)
         if args.results:
             with open(args.results, "w") as f:

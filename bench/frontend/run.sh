@@ -4,7 +4,7 @@
 # instructions per request (callgrind) and system calls per request (strace -c -f).
 # Results go to stdout (a Markdown table) and, with --results FILE, to FILE.
 #
-# Usage: bench/frontend/run.sh [--results FILE] [--seconds 10] [--rounds 3] [--rows KEYS]
+# Usage: bench/frontend/run.sh [--results FILE] [--seconds 10] [--rounds 3] [--rows KEYS] [--layouts L]
 #                              [--no-wrk] [--no-icount] [--no-syscalls] [--profiles DIR]
 #        (see bench/frontend/bench.py)
 # Needs: cargo, wrk, /usr/sbin/nginx, node (precompressing the generated bundle), python3,

@@ -4,11 +4,20 @@ A server is measured by the work it does for one wrk run: CPU seconds from
 /proc/<pid>/stat (utime+stime of the process and, for multi-process servers such as
 nginx, of its workers), peak RSS from /proc/<pid>/status (VmHWM), and wrk's own
 request count, throughput and latency percentiles. Loopback only, time-bounded.
+
+Two CPU layouts (`LAYOUTS`):
+- "shared": servers and wrk (-t2) float over all cores, as the benchmarks ran first. On a
+  2-core machine wrk then takes CPU from the server it measures, so requests/s is bounded by
+  server + wrk CPU per request, and the ratio of two servers is pulled towards 1.
+- "split": the server (every process and thread) pinned to core 0, wrk (-t1) to core 1 —
+  what a load generator on its own machine gives: the server is measured alone. Each peer
+  gets the same one core.
 """
 
 import os
 import re
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -68,13 +77,37 @@ def _to_us(text):
     return value * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
 
 
-def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=(), upstream_pids=()):
+LAYOUTS = ("shared", "split")
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+
+
+def split_possible():
+    """The split layout needs two cores this process may use, and taskset."""
+    return {0, 1} <= os.sched_getaffinity(0) and shutil.which("taskset") is not None
+
+
+def server_cmd(cmd, layout):
+    """The command line that starts a server in `layout` (pinned to core 0 for "split")."""
+    return (["taskset", "-c", SERVER_CPU] if layout == "split" else []) + list(cmd)
+
+
+def wrk_threads(layout):
+    return 1 if layout == "split" else 2
+
+
+def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=(), upstream_pids=(), layout="shared"):
     """One wrk run against url; returns throughput, latency, the servers' CPU per request,
-    the CPU per request of `upstream_pids` (e.g. the api behind a proxy) and wrk's own."""
+    the CPU per request of `upstream_pids` (e.g. the api behind a proxy) and wrk's own.
+    With layout "split" wrk runs on core 1 with one thread (`threads` is ignored)."""
+    if layout == "split":
+        threads = wrk_threads(layout)
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     for h in headers:
         cmd += ["-H", h]
     cmd.append(url)
+    if layout == "split":
+        cmd = ["taskset", "-c", CLIENT_CPU] + cmd
     cpu0, up0 = cpu_seconds(pids), cpu_seconds(upstream_pids)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
