@@ -11,6 +11,8 @@
 //! error and closes the connection, and a framer that stepped aside never holds bytes back,
 //! so a disagreement can never stall a request.
 
+use std::mem::MaybeUninit;
+
 /// actix-http's limit on request heads (`h1::decoder::MAX_BUFFER_SIZE`); a longer head is
 /// answered 431 by actix.
 pub const MAX_HEAD_BYTES: usize = 131_072;
@@ -145,9 +147,11 @@ impl Framer {
             self.partial.extend_from_slice(input);
         }
         let bytes: &[u8] = if spans { &self.partial } else { input };
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let parsed = req.parse(bytes);
+        // Uninitialised slots: httparse writes only the headers it finds (an initialised
+        // array of 96 would cost a 3 KiB memset per request).
+        let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut []);
+        let parsed = req.parse_with_uninit_headers(bytes, &mut headers);
         let (head_len, next) = match parsed {
             Ok(httparse::Status::Complete(len)) => (len, Self::body_after(&req)),
             Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD_BYTES => {
@@ -181,9 +185,13 @@ impl Framer {
         let mut seen_te = false;
         let mut length: Option<u64> = None;
         let mut websocket = false;
+        // A header's value is decoded only when its name matters here.
+        fn value<'v>(h: &httparse::Header<'v>) -> Result<&'v str, std::str::Utf8Error> {
+            std::str::from_utf8(h.value).map(str::trim)
+        }
         for h in req.headers.iter() {
-            let value = std::str::from_utf8(h.value).map(str::trim);
             if h.name.eq_ignore_ascii_case("content-length") {
+                let value = value(h);
                 match value.ok().filter(|v| !v.starts_with('+')).map(str::parse) {
                     Some(Ok(n)) if length.is_none() => length = Some(n),
                     _ => return State::Passthrough,
@@ -193,13 +201,13 @@ impl Framer {
                     return State::Passthrough;
                 }
                 seen_te = true;
-                match value {
+                match value(h) {
                     Ok(v) if v.eq_ignore_ascii_case("chunked") => chunked = true,
                     Ok(v) if v.eq_ignore_ascii_case("identity") => {}
                     _ => return State::Passthrough,
                 }
             } else if h.name.eq_ignore_ascii_case("upgrade") {
-                websocket |= value.is_ok_and(|v| v.eq_ignore_ascii_case("websocket"));
+                websocket |= value(h).is_ok_and(|v| v.eq_ignore_ascii_case("websocket"));
             }
         }
         if chunked {
