@@ -4,11 +4,6 @@ use std::{convert::Infallible, process::ExitCode};
 
 use api::ApiConfig;
 
-// mimalloc: fewer instructions per allocation than glibc's malloc, and actix allocates on
-// every request (BENCHMARKS.md, issue 11).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     service_kit::launch::main(
         "api",

@@ -15,6 +15,7 @@ Prints a Markdown table of medians and ratios, with the machine's load before an
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -116,6 +117,13 @@ def report(binaries, paths, layout, results, peak, instr, seconds, rounds):
         if instr:
             line += f"; instructions per request {instr[(API, path)] / instr[(GIN, path)]:.2f}× Gin"
         print(line)
+        # Each round measures both servers back to back: the ratio within a round is what
+        # machine noise moves least.
+        pairs = list(zip(results[(API, path)], results[(GIN, path)]))
+        rps = sorted(x["rps"] / y["rps"] for x, y in pairs)
+        cpu = sorted(x["cpu_us_per_req"] / y["cpu_us_per_req"] for x, y in pairs)
+        print(f"  - per round: throughput {statistics.median(rps):.2f}× (range {rps[0]:.2f}–{rps[-1]:.2f}), "
+              f"CPU per request {statistics.median(cpu):.2f}× (range {cpu[0]:.2f}–{cpu[-1]:.2f})")
     print(f"- peak RSS: api {peak[API] / 1024:.1f} MiB, Gin {peak[GIN] / 1024:.1f} MiB "
           f"({peak[API] / peak[GIN]:.2f}×)\n")
 

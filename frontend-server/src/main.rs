@@ -5,11 +5,6 @@ use std::process::ExitCode;
 
 use frontend_server::{AppState, FrontendConfig};
 
-// mimalloc: fewer instructions per allocation than glibc's malloc, and actix and reqwest
-// allocate on every request (BENCHMARKS.md, issue 11).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     service_kit::launch::main(
         "frontend-server",
