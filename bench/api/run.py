@@ -99,15 +99,16 @@ def report(binaries, paths, layout, results, peak, instr, seconds, rounds):
     print(f"### Layout {layout}: {LAYOUT_TEXT[layout]}\n")
     print(f"wrk -t{wb.wrk_threads(layout)} -c64 -d{seconds}s --latency, {rounds} rounds, medians; "
           "servers log every request as JSON to /dev/null\n")
-    print("| endpoint | server | req/s | p50 | p99 | server CPU µs/req | instructions/req | wrk CPU µs/req | non-2xx |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| endpoint | server | req/s | p50 | p99 | server CPU µs/req | instructions/req | wrk CPU µs/req "
+          "| wrk cores busy | non-2xx |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path in paths:
         for name in binaries:
             m = wb.median_of(results[(name, path)])
             ins = instr.get((name, path))
             ins_text = f"{ins:,.0f}" if ins else "–"
             print(f"| `{path}` | {name} | {m['rps']:,.0f} | {m['p50_us']:.0f} µs | {m['p99_us']:.0f} µs "
-                  f"| {m['cpu_us_per_req']:.1f} | {ins_text} | {m['client_cpu_us_per_req']:.1f} | {m['non2xx']} |")
+                  f"| {m['cpu_us_per_req']:.1f} | {ins_text} | {m['client_cpu_us_per_req']:.1f} | {m['client_cores']:.2f} | {m['non2xx']} |")
     print()
     for path in paths:
         a = wb.median_of(results[(API, path)])

@@ -298,8 +298,8 @@ def report(selected, wrk, instr, sysc, api_sysc, meta):
         lines += [
             "| target | nginx req/s | frontend req/s | ratio | nginx p99 | frontend p99 | "
             "nginx CPU µs/req | frontend CPU µs/req | nginx instr/req | frontend instr/req | "
-            "nginx syscalls/req | frontend syscalls/req |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "nginx syscalls/req | frontend syscalls/req | wrk cores busy (nginx / frontend) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
     else:
         lines += [
@@ -326,7 +326,8 @@ def report(selected, wrk, instr, sysc, api_sysc, meta):
                 f"| {label}{flag} | {n['rps']:,.0f} | {f['rps']:,.0f} | "
                 f"{f['rps'] / max(n['rps'], 1):.2f}× | {fmt_us(n['p99_us'])} | "
                 f"{fmt_us(f['p99_us'])} | {n['cpu_us_per_req']:.0f} | {f['cpu_us_per_req']:.0f} | "
-                f"{ins(NGINX, key)} | {ins(FRONTEND, key)} | {sc(NGINX, key)} | {sc(FRONTEND, key)} |"
+                f"{ins(NGINX, key)} | {ins(FRONTEND, key)} | {sc(NGINX, key)} | {sc(FRONTEND, key)} | "
+                f"{n['client_cores']:.2f} / {f['client_cores']:.2f} |"
             )
         else:
             ratio = ""

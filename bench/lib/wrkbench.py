@@ -110,7 +110,9 @@ def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=(), upstream_pid
         cmd = ["taskset", "-c", CLIENT_CPU] + cmd
     cpu0, up0 = cpu_seconds(pids), cpu_seconds(upstream_pids)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall0 = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+    wall = time.monotonic() - wall0
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu1, up1 = cpu_seconds(pids), cpu_seconds(upstream_pids)
     wrk_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
@@ -132,6 +134,9 @@ def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=(), upstream_pid
         "api_cpu_us_per_req": per_req(up1 - up0),
         # The load generator's own CPU: on 2 shared cores it bounds what any server can show.
         "client_cpu_us_per_req": per_req(wrk_cpu),
+        # Cores wrk kept busy: in the split layout (one core for wrk) a figure near 1.0 means
+        # wrk, not the server, set the request rate.
+        "client_cores": wrk_cpu / max(wall, 1e-9),
         "bytes_per_resp": float(read.group(1)) * scale[read.group(2)] / max(requests, 1),
         "non2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": sock_err.group(1).strip() if sock_err else "",
@@ -140,7 +145,7 @@ def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=(), upstream_pid
 
 
 MEDIAN_KEYS = ["rps", "p50_us", "p99_us", "cpu_us_per_req", "api_cpu_us_per_req",
-               "client_cpu_us_per_req", "bytes_per_resp"]
+               "client_cpu_us_per_req", "client_cores", "bytes_per_resp"]
 
 
 def median_of(runs):
