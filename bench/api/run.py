@@ -133,18 +133,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--layouts", default=",".join(wb.LAYOUTS),
-                    help="comma-separated CPU layouts to measure: shared, split (default both)")
+    wb.add_layouts_arg(ap)
     ap.add_argument("--no-icount", action="store_true", help="skip the callgrind counts")
     args = ap.parse_args()
-    layouts = [layout for layout in args.layouts.split(",") if layout]
-    for layout in layouts:
-        if layout not in wb.LAYOUTS:
-            ap.error(f"--layouts: unknown layout {layout!r} (known: {', '.join(wb.LAYOUTS)})")
-    if "split" in layouts and not wb.split_possible():
-        print("bench: the split layout needs cores 0 and 1 and taskset; measuring shared only",
-              file=sys.stderr)
-        layouts = [layout for layout in layouts if layout != "split"]
+    layouts = wb.chosen_layouts(ap, args)
     binaries = build()
     paths = ["/api/v1/status", "/healthz"]
     load_before = os.getloadavg()

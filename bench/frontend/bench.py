@@ -367,8 +367,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     ap.add_argument("--rows", help="comma-separated row keys (default: all)")
-    ap.add_argument("--layouts", default=",".join(wrkbench.LAYOUTS),
-                    help="comma-separated CPU layouts of the wrk runs: shared, split (default both)")
+    wrkbench.add_layouts_arg(ap)
     ap.add_argument("--no-wrk", action="store_true")
     ap.add_argument("--no-icount", action="store_true")
     ap.add_argument("--no-syscalls", action="store_true")
@@ -384,14 +383,7 @@ def main():
             selected = [r for r in selected if r[0] in wanted]
         if args.profiles:
             os.makedirs(args.profiles, exist_ok=True)
-        layouts = [layout for layout in args.layouts.split(",") if layout]
-        for layout in layouts:
-            if layout not in wrkbench.LAYOUTS:
-                ap.error(f"--layouts: unknown layout {layout!r} (known: {', '.join(wrkbench.LAYOUTS)})")
-        if "split" in layouts and not wrkbench.split_possible():
-            print("bench: the split layout needs cores 0 and 1 and taskset; measuring shared only",
-                  file=sys.stderr)
-            layouts = [layout for layout in layouts if layout != "split"]
+        layouts = wrkbench.chosen_layouts(ap, args)
         wrk = {}
         load_before = os.getloadavg()
         if not args.no_wrk:

@@ -21,6 +21,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -85,6 +86,25 @@ CLIENT_CPU = "1"
 def split_possible():
     """The split layout needs two cores this process may use, and taskset."""
     return {0, 1} <= os.sched_getaffinity(0) and shutil.which("taskset") is not None
+
+
+def add_layouts_arg(ap):
+    ap.add_argument("--layouts", default=",".join(LAYOUTS),
+                    help="comma-separated CPU layouts of the wrk runs: shared, split (default both)")
+
+
+def chosen_layouts(ap, args):
+    """The layouts of `--layouts`, checked; "split" dropped (with a note) where the machine
+    cannot give it."""
+    layouts = [layout for layout in args.layouts.split(",") if layout]
+    for layout in layouts:
+        if layout not in LAYOUTS:
+            ap.error(f"--layouts: unknown layout {layout!r} (known: {', '.join(LAYOUTS)})")
+    if "split" in layouts and not split_possible():
+        print("bench: the split layout needs cores 0 and 1 and taskset; measuring shared only",
+              file=sys.stderr)
+        layouts = [layout for layout in layouts if layout != "split"]
+    return layouts
 
 
 def server_cmd(cmd, layout):
