@@ -134,6 +134,11 @@ fn the_dev_agents_token_syncs_dev_and_is_refused_everywhere_else() {
         ("get", "secrets", "delivery-dev"),
         ("create", "events.events.k8s.io", "delivery-prod"),
         ("update", "leases", "delivery-dev"),
+        // Another environment's Lease: dev's agent may neither take nor read it.
+        ("update", "leases/deployer-agent-prod", "deployer-system"),
+        ("get", "leases/deployer-agent-staging", "deployer-system"),
+        // Any Lease by name but its own.
+        ("update", "leases", "deployer-system"),
         ("update", "deployments", "delivery-dev"),
         ("create", "namespaces", ""),
         ("patch", "deployments", "delivery-prod"),
@@ -177,9 +182,9 @@ fn the_dev_agents_token_syncs_dev_and_is_refused_everywhere_else() {
 /// makes is allowed.
 fn the_agent_runs_with_the_dev_token(kc: &std::path::Path) {
     for (verb, resource) in [
-        ("get", "leases"),
+        ("get", "leases/deployer-agent-dev"),
         ("create", "leases"),
-        ("update", "leases"),
+        ("update", "leases/deployer-agent-dev"),
     ] {
         let out = kubectl_as(
             kc,
