@@ -446,9 +446,25 @@ fn the_install_runs_one_real_agent_per_environment() {
             .map(|b| b["metadata"]["namespace"].as_str().unwrap())
             .collect();
         bound.sort_unstable();
+        bound.dedup();
         let mut want = vec![format!("delivery-{env}"), "deployer-system".to_string()];
         want.sort_unstable();
         assert_eq!(bound, want, "{name}");
+        // Its own Lease only: a Role naming this environment's Lease, bound to this agent alone.
+        let lease_role = find(&docs, "Role", &format!("deployer-agent-lease-{env}"));
+        assert_eq!(
+            lease_role["rules"][0]["resourceNames"],
+            serde_json::json!([name]),
+            "{name}"
+        );
+        let lease_binding = find(&docs, "RoleBinding", &format!("deployer-agent-lease-{env}"));
+        let subjects: Vec<&str> = lease_binding["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(subjects, [sa], "{name}");
         // Selectors keep the three Deployments (and their Services) apart.
         assert_eq!(
             d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"].as_str(),
