@@ -153,7 +153,10 @@ class Bench:
         self.work = work
         self.site, self.bundle, self.bundle_note = prepare_site(public, work)
         self.layout = "shared"
-        self.api, self.api_port = self.start_binary("api", {"APP_ENV": "bench", "LOG_LEVEL": "info"})
+        self.api, self.api_port = self.start_api()
+
+    def start_api(self):
+        return self.start_binary("api", {"APP_ENV": "bench", "LOG_LEVEL": "info"})
 
     def use_layout(self, layout):
         """Restarts the api in CPU `layout` (bench/lib/wrkbench.py); servers started after
@@ -162,7 +165,7 @@ class Bench:
         if layout != self.layout:
             stop(self.api)
             self.layout = layout
-            self.api, self.api_port = self.start_binary("api", {"APP_ENV": "bench", "LOG_LEVEL": "info"})
+            self.api, self.api_port = self.start_api()
 
     def command(self, name, port):
         """(argv, environment) of server `name` listening on `port`."""

@@ -116,13 +116,11 @@ def wrk_threads(layout):
     return 1 if layout == "split" else 2
 
 
-def run_wrk(url, pids, threads=2, conns=64, seconds=10, headers=(), upstream_pids=(), layout="shared"):
+def run_wrk(url, pids, conns=64, seconds=10, headers=(), upstream_pids=(), layout="shared"):
     """One wrk run against url; returns throughput, latency, the servers' CPU per request,
     the CPU per request of `upstream_pids` (e.g. the api behind a proxy) and wrk's own.
-    With layout "split" wrk runs on core 1 with one thread (`threads` is ignored)."""
-    if layout == "split":
-        threads = wrk_threads(layout)
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    wrk's threads and core follow `layout` (`wrk_threads`; core 1 for "split")."""
+    cmd = ["wrk", f"-t{wrk_threads(layout)}", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     for h in headers:
         cmd += ["-H", h]
     cmd.append(url)
