@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use actix_web::{
-    HttpRequest, HttpResponse,
-    http::{StatusCode, header::ContentType},
-    web,
-};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
-use service_kit::errors::json_error;
+use service_kit::{
+    content_type::{JSON, TEXT_PLAIN, answer},
+    errors::json_error,
+};
 
 /// Body of `GET /api/v1/status`. The first three fields keep the Go-Gin service's names and
 /// meaning; `version` is additive.
@@ -39,9 +38,7 @@ impl StatusBody {
 }
 
 pub async fn status(body: web::Data<StatusBody>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .body(body.0.clone())
+    answer(HttpResponse::Ok(), JSON, body.0.clone())
 }
 
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
@@ -64,9 +61,11 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 pub async fn sleep(query: web::Query<SleepQuery>) -> HttpResponse {
     let wanted = Duration::from_millis(query.ms).min(MAX_SLEEP);
     tokio::time::sleep(wanted).await;
-    HttpResponse::Ok()
-        .content_type(ContentType::plaintext())
-        .body(format!("slept {}ms", wanted.as_millis()))
+    answer(
+        HttpResponse::Ok(),
+        TEXT_PLAIN,
+        format!("slept {}ms", wanted.as_millis()),
+    )
 }
 
 /// `GET /debug/panic`: a handler that panics (mounted only with `DEBUG_ROUTES=true`), to show

@@ -247,7 +247,7 @@ fn not_found() -> HttpResponse {
 
 fn plain(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::CONTENT_TYPE, service_kit::content_type::TEXT_PLAIN))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(format!("{message}\n"))
 }

@@ -24,9 +24,11 @@
 //! - [`self_probe`]: `<binary> healthcheck` for images without a shell.
 //! - [`launch`]: a server binary's `main`: config, healthcheck, telemetry, bind, serve, flush.
 //! - [`errors`]: the JSON error body every server answers with.
+//! - [`content_type`]: the content types answered, as static header values.
 
 pub mod access_log;
 pub mod connection;
+pub mod content_type;
 pub mod deadline;
 pub mod direct_body;
 pub mod errors;

@@ -2,13 +2,14 @@
 //! once draining), `/metrics` (Prometheus text). Mounted before anything else, so a route
 //! of the application can never shadow them.
 
-use actix_web::{
-    FromRequest, Handler, HttpResponse, Responder, guard,
-    http::{Method, header::ContentType},
-    web,
-};
+use actix_web::{FromRequest, Handler, HttpResponse, Responder, guard, http::Method, web};
 
-use crate::{errors::json_error, lifecycle::Readiness, metrics::HttpMetrics};
+use crate::{
+    content_type::{OPENMETRICS, TEXT_PLAIN, answer},
+    errors::json_error,
+    lifecycle::Readiness,
+    metrics::HttpMetrics,
+};
 
 /// Registers the three probes. Needs `web::Data<Readiness>` and `web::Data<HttpMetrics>`
 /// as app data.
@@ -53,25 +54,21 @@ pub async fn method_not_allowed() -> HttpResponse {
 }
 
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(ContentType::plaintext())
-        .body("healthy")
+    answer(HttpResponse::Ok(), TEXT_PLAIN, "healthy")
 }
 
 async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     if readiness.is_ready() {
-        HttpResponse::Ok()
-            .content_type(ContentType::plaintext())
-            .body("ready")
+        answer(HttpResponse::Ok(), TEXT_PLAIN, "ready")
     } else {
-        HttpResponse::ServiceUnavailable()
-            .content_type(ContentType::plaintext())
-            .body("shutting down")
+        answer(
+            HttpResponse::ServiceUnavailable(),
+            TEXT_PLAIN,
+            "shutting down",
+        )
     }
 }
 
 async fn metrics(metrics: web::Data<HttpMetrics>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(metrics.render())
+    answer(HttpResponse::Ok(), OPENMETRICS, metrics.render())
 }

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::ContentType;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use service_kit::Readiness;
+use service_kit::content_type::{OPENMETRICS, TEXT_PLAIN, answer};
 use service_kit::probes::get_or_head;
 
 use super::metrics::Metrics;
@@ -69,13 +69,12 @@ impl Shared {
 }
 
 fn text(ok: bool, yes: &'static str, no: &'static str) -> HttpResponse {
-    let mut r = if ok {
+    let builder = if ok {
         HttpResponse::Ok()
     } else {
         HttpResponse::ServiceUnavailable()
     };
-    r.content_type(ContentType::plaintext())
-        .body(if ok { yes } else { no })
+    answer(builder, TEXT_PLAIN, if ok { yes } else { no })
 }
 
 async fn healthz(s: web::Data<Shared>) -> HttpResponse {
@@ -87,9 +86,11 @@ async fn readyz(s: web::Data<Shared>) -> HttpResponse {
 }
 
 async fn metrics(s: web::Data<Shared>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(s.metrics.render(s.requests.snapshot()))
+    answer(
+        HttpResponse::Ok(),
+        OPENMETRICS,
+        s.metrics.render(s.requests.snapshot()),
+    )
 }
 
 /// Starts serving on `listener` (one worker thread: three cheap endpoints). The returned
