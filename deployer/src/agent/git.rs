@@ -12,6 +12,11 @@
 //! The clone is a bare repository in the work directory; each fetch updates one
 //! remote-tracking ref, and a commit is checked out by writing its tree into a fresh
 //! directory (no index, no working tree state to go stale between commits).
+//!
+//! libgit2 has no `git gc`: every fetch that brings objects adds a pack file, and objects a
+//! force-push left behind stay. After a fetch, a clone holding more than [`MAX_PACKS`] packs
+//! (or [`MAX_LOOSE`] loose objects) is compacted: one new pack of what its refs reach, then
+//! every other pack and loose object removed ([`GitSource::compact`]).
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -188,6 +193,28 @@ fn host_key_known(known: &[KnownHost], host: &str, port: u16, key: &[u8]) -> boo
         .any(|k| k.key == key && k.hosts.contains(&wanted))
 }
 
+/// Pack files after which a fetch compacts the bare clone (one fetch with new objects adds
+/// one; `git gc --auto` repacks at 50).
+pub const MAX_PACKS: usize = 32;
+
+/// Loose objects after which a fetch compacts the bare clone.
+pub const MAX_LOOSE: usize = 1000;
+
+/// What the bare clone's object store holds: pack files, loose objects, their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreSize {
+    pub packs: usize,
+    pub loose: usize,
+    pub bytes: u64,
+}
+
+/// One compaction: the store before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    pub before: StoreSize,
+    pub after: StoreSize,
+}
+
 /// The config repository as the agent follows it.
 #[derive(Debug)]
 pub struct GitSource {
@@ -265,8 +292,95 @@ impl GitSource {
         &self.branch
     }
 
-    /// Fetches the branch; returns its commit id. Blocking: run it off the async runtime.
+    /// Fetches the branch and returns its commit id, then compacts the clone when it has
+    /// grown past [`MAX_PACKS`] or [`MAX_LOOSE`] (a failed compaction is logged and left for
+    /// the next fetch: the fetch itself succeeded). Blocking: run it off the async runtime.
     pub fn fetch(&self) -> Result<String, GitError> {
+        let commit = self.fetch_branch()?;
+        match self.compact(MAX_PACKS, MAX_LOOSE) {
+            Ok(Some(c)) => tracing::info!(
+                packs_before = c.before.packs,
+                loose_before = c.before.loose,
+                bytes_before = c.before.bytes,
+                bytes_after = c.after.bytes,
+                "compacted the bare clone into one pack"
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "compacting the bare clone failed; the next fetch tries again")
+            }
+        }
+        Ok(commit)
+    }
+
+    /// The object store's size now.
+    pub fn store_size(&self) -> Result<StoreSize, GitError> {
+        store_size(&self.bare.join("objects")).map_err(|e| self.local_error(&e))
+    }
+
+    /// When the clone holds more than `max_packs` packs or `max_loose` loose objects: writes
+    /// one pack of every object a ref reaches, then removes every other pack and every loose
+    /// object (a force-pushed-away commit goes with them). Nothing is removed before the
+    /// new pack is complete and indexed, and a pack named like the new one is kept. Blocking.
+    pub fn compact(
+        &self,
+        max_packs: usize,
+        max_loose: usize,
+    ) -> Result<Option<Compaction>, GitError> {
+        let objects = self.bare.join("objects");
+        let before = store_size(&objects).map_err(|e| self.local_error(&e))?;
+        if before.packs <= max_packs && before.loose <= max_loose {
+            return Ok(None);
+        }
+        let git = |e: git2::Error| {
+            GitError::Local(format!(
+                "compacting {}: {}",
+                self.bare.display(),
+                e.message()
+            ))
+        };
+        let repo = Repository::open_bare(&self.bare).map_err(git)?;
+        let mut walk = repo.revwalk().map_err(git)?;
+        walk.push_glob("*").map_err(git)?;
+        let mut pack = repo.packbuilder().map_err(git)?;
+        pack.insert_walk(&mut walk).map_err(git)?;
+        if pack.object_count() == 0 {
+            return Ok(None);
+        }
+        let dir = objects.join("pack");
+        pack.write(&dir, 0).map_err(git)?;
+        let keep = format!(
+            "pack-{}.",
+            pack.name()
+                .ok_or_else(|| GitError::Local("the new pack has no name".into()))?
+        );
+        drop((pack, walk));
+        drop(repo);
+        let io = |e: std::io::Error| self.local_error(&e);
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("pack-") && !name.starts_with(&keep) {
+                std::fs::remove_file(entry.path()).map_err(io)?;
+            }
+        }
+        for entry in std::fs::read_dir(&objects).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if is_loose_dir(&entry.file_name().to_string_lossy()) {
+                std::fs::remove_dir_all(entry.path()).map_err(io)?;
+            }
+        }
+        let after = store_size(&objects).map_err(io)?;
+        Ok(Some(Compaction { before, after }))
+    }
+
+    fn local_error(&self, e: &std::io::Error) -> GitError {
+        GitError::Local(format!("{}: {e}", self.bare.display()))
+    }
+
+    /// Fetches the branch into its remote-tracking ref; returns its commit id.
+    fn fetch_branch(&self) -> Result<String, GitError> {
         let repo = Repository::open_bare(&self.bare).map_err(|e| self.fetch_error(&e))?;
         let tracking = format!("refs/remotes/origin/{}", self.branch);
         let refspec = format!("+refs/heads/{}:{tracking}", self.branch);
@@ -371,6 +485,37 @@ impl GitSource {
         })?;
         write_tree(&repo, commit, dest)
     }
+}
+
+/// A loose-object directory of an object store: two hex digits.
+fn is_loose_dir(name: &str) -> bool {
+    name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Packs, loose objects and their bytes under `objects` (a repository's object directory).
+fn store_size(objects: &Path) -> std::io::Result<StoreSize> {
+    let mut size = StoreSize::default();
+    for entry in std::fs::read_dir(objects.join("pack"))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("pack-") {
+            size.bytes += entry.metadata()?.len();
+            if name.ends_with(".pack") {
+                size.packs += 1;
+            }
+        }
+    }
+    for entry in std::fs::read_dir(objects)? {
+        let entry = entry?;
+        if is_loose_dir(&entry.file_name().to_string_lossy()) {
+            for object in std::fs::read_dir(entry.path())? {
+                size.bytes += object?.metadata()?.len();
+                size.loose += 1;
+            }
+        }
+    }
+    Ok(size)
 }
 
 /// Writes the tree of `rev` (any revision git understands) of `repo` into `dest`; returns the

@@ -92,9 +92,8 @@ pub(super) struct Reconciler {
     last_record: Option<AgentRecord>,
     /// Workloads of the applied revision with their health as last seen.
     workloads: BTreeMap<String, WorkloadRecord>,
-    /// Heals in a row (see `heal`), and when the last one started.
-    heals: u32,
-    last_heal: Option<Instant>,
+    /// Heals in a row, which back off.
+    heals: HealBackoff,
     /// A fetch that outlived `fetch_timeout`, still running on the blocking pool.
     stuck_fetch: Option<tokio::task::JoinHandle<Result<String, super::git::GitError>>>,
 }
@@ -178,8 +177,7 @@ impl Reconciler {
             last_record: None,
             workloads: BTreeMap::new(),
             stuck_fetch: None,
-            heals: 0,
-            last_heal: None,
+            heals: HealBackoff::default(),
         }
     }
 
@@ -346,26 +344,14 @@ impl Reconciler {
             return;
         }
         if let Some((objects, target, commit)) = self.running() {
-            // Heals in a row (each within an interval of the last) back off: a controller
-            // outside git that keeps writing a managed field is not fought once per second.
-            let now = Instant::now();
-            self.heals = match self.last_heal {
-                Some(t) if now.duration_since(t) < self.cfg.interval => self.heals + 1,
-                _ => 0,
-            };
-            self.last_heal = Some(now);
+            self.heals.started(Instant::now(), self.cfg.interval);
             self.sync(objects, target, commit, Reason::Heal).await;
         }
     }
 
-    /// How long after a drift the heal runs: the heal delay, then longer for heals in a row.
+    /// How long after a drift the heal runs (see [`HealBackoff::wait`]).
     fn heal_wait(&self) -> Duration {
-        if self.heals == 0 {
-            return self.cfg.heal_delay;
-        }
-        self.cfg
-            .heal_delay
-            .max(retry_delay(self.heals, self.cfg.interval))
+        self.heals.wait(self.cfg.heal_delay, self.cfg.interval)
     }
 
     /// A copy of the running revision, to sync again.
@@ -940,6 +926,35 @@ pub fn retry_delay(failures: u32, interval: Duration) -> Duration {
     ceiling + retry.backoff(failures).min(ceiling)
 }
 
+/// Heals in a row back off: a controller outside git that keeps writing a managed field is
+/// not fought once per heal delay, but at a falling rate, down to one heal per interval.
+#[derive(Debug, Default)]
+struct HealBackoff {
+    /// Heals before this one, each started within an interval of the one before.
+    in_a_row: u32,
+    last: Option<Instant>,
+}
+
+impl HealBackoff {
+    /// A heal starts at `now`: one more in a row, or the first after a quiet interval.
+    fn started(&mut self, now: Instant, interval: Duration) {
+        self.in_a_row = match self.last {
+            Some(t) if now.saturating_duration_since(t) < interval => self.in_a_row + 1,
+            _ => 0,
+        };
+        self.last = Some(now);
+    }
+
+    /// How long after a drift the next heal runs: the heal delay, or after heals in a row
+    /// the retry backoff (jittered, doubling, at most the interval) when that is longer.
+    fn wait(&self, heal_delay: Duration, interval: Duration) -> Duration {
+        if self.in_a_row == 0 {
+            return heal_delay;
+        }
+        heal_delay.max(retry_delay(self.in_a_row, interval))
+    }
+}
+
 /// Resolves when this replica stops being the leader (never while no election runs).
 async fn lost(leader: &mut tokio::sync::watch::Receiver<bool>) {
     if leader.wait_for(|l| !*l).await.is_err() {
@@ -957,6 +972,45 @@ fn after(delay: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heals_in_a_row_back_off_to_the_interval_and_a_quiet_interval_resets_them() {
+        let (delay, interval) = (Duration::from_secs(1), Duration::from_secs(60));
+        let mut heals = HealBackoff::default();
+        assert_eq!(heals.wait(delay, interval), delay, "before any heal");
+        let start = Instant::now();
+        let mut now = start;
+        // A fighter rewrites the field right after each heal: every heal starts as soon as
+        // it may, so each is within an interval of the one before.
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            heals.started(now, interval);
+            let wait = heals.wait(delay, interval);
+            waits.push(wait);
+            now += wait;
+        }
+        assert_eq!(waits[0], delay, "the first heal waits the heal delay only");
+        assert!(
+            waits.iter().all(|w| *w >= delay && *w <= interval),
+            "{waits:?}"
+        );
+        // The floor of each wait doubles (0.5 s, 1 s, 2 s, …) until the interval's half.
+        for (i, w) in waits.iter().enumerate().skip(1) {
+            let floor = Duration::from_millis(500 << i.min(20)).min(interval / 2);
+            assert!(*w >= floor.max(delay), "heal {i}: {w:?} under {floor:?}");
+        }
+        assert!(waits[11] >= interval / 2, "{waits:?}");
+        // Twelve heals took minutes, not the twelve seconds of the heal delay alone.
+        assert!(now - start > Duration::from_secs(120), "{:?}", now - start);
+
+        // A heal after a quiet interval is a first heal again.
+        heals.started(now + interval, interval);
+        assert_eq!(heals.wait(delay, interval), delay);
+        // A heal delay longer than the backoff wins.
+        heals.started(now + interval + Duration::from_millis(1), interval);
+        let long = Duration::from_secs(30);
+        assert_eq!(heals.wait(long, interval), long);
+    }
 
     #[test]
     fn retry_delay_grows_is_jittered_and_capped_by_the_interval() {
