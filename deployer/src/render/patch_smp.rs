@@ -393,12 +393,15 @@ fn field_matches(e: &Value, key: &str, value: &str) -> Result<bool, String> {
 }
 
 /// kyaml `ElementList`/`MatchElementList`: the first mapping element whose fields match.
+/// Unlike `ElementSetter`'s matching (any value when the wanted one is empty), this compares
+/// the field's text even when the wanted value is empty (kyaml's `MatchField` always carries
+/// a value node): a key written `~` or `null` has that text and matches no empty value.
 fn element_list(list: &[Value], keys: &[String], values: &[String]) -> Option<usize> {
     list.iter().position(|e| {
         matches!(e, Value::Map(_))
             && keys.iter().zip(values).all(|(k, v)| {
-                let m = e.get(k);
-                m.is_some_and(|f| v.is_empty() || f.scalar_text().unwrap_or_default() == *v)
+                e.get(k)
+                    .is_some_and(|f| f.scalar_text().unwrap_or_default() == *v)
             })
             && keys.len() == values.len()
     })

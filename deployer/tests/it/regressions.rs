@@ -126,6 +126,34 @@ fn field_names_match_case_insensitively_like_kustomize() {
     assert!(out.contains("name: q-web"), "{out}");
 }
 
+/// A strategic merge of containers where one element's `name` is written `~` or `null`
+/// (fuzz seed 2601): kyaml matches elements on the key's written text, so the null-named
+/// element matches no empty key value; kustomize drops it and merges the rest by name. We
+/// matched the empty value against every element that has a `name` and duplicated `app`.
+#[test]
+fn a_null_merge_key_drops_its_element_and_the_rest_merge_by_name() {
+    for null in ["~", "null"] {
+        let t = tree(&[
+            (
+                "d.yaml",
+                &format!(
+                    "{DEPLOYMENT}      - name: side\n        image: side:v1\n      - name: {null}\n        image: c\n"
+                ),
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]\npatches:\n- patch: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: web}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: app\n            env: [{name: PATCHED, value: \"1\"}]\n",
+            ),
+        ]);
+        let out = same_as_kubectl(t.path());
+        assert_eq!(out.matches("name: app").count(), 1, "{null}: {out}");
+        assert!(
+            out.contains("name: PATCHED") && out.contains("name: side"),
+            "{null}: {out}"
+        );
+    }
+}
+
 #[test]
 fn set_image_refuses_a_file_render_refuses() {
     let body = "resources: [d.yaml]\nimages:\n- name: app\n  newTag: v1\nnamePrefx: x-\n";
