@@ -171,6 +171,70 @@ fn strip_directives(v: &mut Value) {
     }
 }
 
+/// The merge key of the list `field` (of `parent`), from a custom schema's
+/// `x-kubernetes-patch-strategy: merge` and `x-kubernetes-patch-merge-key`, else from the
+/// built-in schema; and the custom schema of its items.
+fn list_merge_key<'a>(
+    field: &str,
+    parent: Parent,
+    schema: bool,
+    js: Js<'a>,
+) -> (Option<Vec<String>>, Js<'a>) {
+    match js {
+        Some((root, arr)) => {
+            let merge = arr
+                .get("x-kubernetes-patch-strategy")
+                .and_then(J::as_str)
+                .is_some_and(|st| st.split(',').any(|x| x == "merge"));
+            let key = arr
+                .get("x-kubernetes-patch-merge-key")
+                .and_then(J::as_str)
+                .filter(|_| merge)
+                .map(|k| vec![k.to_string()]);
+            (key, arr.get("items").map(|i| (root, deref(root, i))))
+        }
+        None if schema => (
+            merge_key(field, parent).map(|k| k.iter().map(|s| s.to_string()).collect()),
+            None,
+        ),
+        None => (None, None),
+    }
+}
+
+/// What kyaml's merge walker does to the destination's fields a patch does not name: it
+/// visits them too. A field whose value is null written as nothing (`tty:`) is removed (a
+/// null written `~` or `null` is kept: kyaml persists a null with text); maps are visited
+/// in turn, and so are the elements of associative lists (merged with no patch elements).
+/// Other lists and scalars are kept as they are.
+fn walk_dest_field(
+    dest: &mut Value,
+    schema: bool,
+    field: &str,
+    parent: Parent,
+    this: Parent,
+    js: Js<'_>,
+) -> Result<(), String> {
+    match dest {
+        Value::Map(d) => merge_map(d, &Map::default(), schema, this, js),
+        Value::Seq(d) => {
+            let (key, items_js) = list_merge_key(field, parent, schema, js);
+            match key {
+                Some(k) if d.iter().all(|e| matches!(e, Value::Map(_))) && !d.is_empty() => {
+                    let k: Vec<&str> = k.iter().map(String::as_str).collect();
+                    merge_assoc(d, &[], &k, schema, items_js)
+                }
+                _ => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A null written as nothing (`key:`), which kyaml's merge walker drops from a destination.
+fn is_empty_null(v: &Value) -> bool {
+    matches!(v, Value::Null(Some(text)) if text.is_empty())
+}
+
 /// `parent`: the map holding `field`; `this`: what this value is, if it is a map.
 fn merge_value(
     dest: &mut Value,
@@ -184,25 +248,8 @@ fn merge_value(
     match (dest, src) {
         (Value::Map(d), Value::Map(s)) => merge_map(d, s, schema, this, js),
         (Value::Seq(d), Value::Seq(s)) => {
-            let custom_key: Vec<&str>;
-            let (key, items_js): (Option<&[&str]>, Js<'_>) = match js {
-                Some((root, arr)) => {
-                    let merge = arr
-                        .get("x-kubernetes-patch-strategy")
-                        .and_then(J::as_str)
-                        .is_some_and(|st| st.split(',').any(|x| x == "merge"));
-                    custom_key = arr
-                        .get("x-kubernetes-patch-merge-key")
-                        .and_then(J::as_str)
-                        .into_iter()
-                        .collect();
-                    let items = arr.get("items").map(|i| (root, deref(root, i)));
-                    let key = (merge && !custom_key.is_empty()).then_some(custom_key.as_slice());
-                    (key, items)
-                }
-                None if schema => (merge_key(field, parent), None),
-                None => (None, None),
-            };
+            let (key, items_js) = list_merge_key(field, parent, schema, js);
+            let key = key.as_deref();
             // A `- $patch: replace` element: the list becomes the patch's other elements.
             let replace_all = s.iter().any(|e| {
                 e.as_map().is_some_and(|m| m.len() == 1)
@@ -225,7 +272,8 @@ fn merge_value(
             }
             match key {
                 Some(k) if s.iter().chain(d.iter()).all(|e| matches!(e, Value::Map(_))) => {
-                    merge_assoc(d, s, k, schema, items_js)
+                    let k: Vec<&str> = k.iter().map(String::as_str).collect();
+                    merge_assoc(d, s, &k, schema, items_js)
                 }
                 _ if schema && js.is_none() && is_scalar_set(field) => {
                     // Set union, patch values first (kustomize merges lists "prepend").
@@ -311,6 +359,18 @@ fn merge_map(d: &mut Map, s: &Map, schema: bool, this: Parent, js: Js<'_>) -> Re
                 d.insert(k.clone(), v);
             }
         }
+    }
+    d.retain(|k, v| s.contains_key(k.as_str()) || !is_empty_null(v));
+    for (k, dv) in d.iter_mut() {
+        if s.contains_key(k.as_str()) {
+            continue;
+        }
+        let child = if is_service && k == "spec" {
+            Parent::ServiceSpec
+        } else {
+            Parent::Other
+        };
+        walk_dest_field(dv, schema, k, this, child, js_prop(js, k))?;
     }
     Ok(())
 }
@@ -577,7 +637,13 @@ fn merge_element(
             }
             Some(m)
         }
-        (Some(d), None) => Some(d.clone()),
+        (Some(d), None) => {
+            let mut m = d.clone();
+            if let Value::Map(dm) = &mut m {
+                merge_map(dm, &Map::default(), schema, Parent::Other, js)?;
+            }
+            Some(m)
+        }
         (None, Some(p)) => {
             let mut v = p.clone();
             strip_directives(&mut v);

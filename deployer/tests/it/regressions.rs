@@ -154,6 +154,48 @@ fn a_null_merge_key_drops_its_element_and_the_rest_merge_by_name() {
     }
 }
 
+/// kyaml's merge walker visits the destination's fields a patch does not name: a null
+/// written as nothing (`tty:`, `minReadySeconds:`) is dropped, one written `~` or `null` is
+/// kept, and a list element whose merge key is written as nothing replaces the whole list.
+/// We left every field the patch did not name as it was.
+#[test]
+fn a_strategic_merge_drops_nulls_written_as_nothing_like_kustomize() {
+    let patch = "patches:\n- patch: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: web}\n    spec:\n      replicas: 2\n      template:\n        spec:\n          containers:\n          - name: app\n            image: z\n";
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    a: ~\nspec:\n  paused: null\n  minReadySeconds:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: app\n        image: a\n        args: ~\n        tty:\n      - name: side\n        image: b\n        stdin:\n        command: null\n";
+    let t = tree(&[
+        ("d.yaml", deployment),
+        (
+            "kustomization.yaml",
+            &format!("resources: [d.yaml]\n{patch}"),
+        ),
+    ]);
+    let out = same_as_kubectl(t.path());
+    assert!(
+        !out.contains("tty") && !out.contains("stdin") && !out.contains("minReady"),
+        "{out}"
+    );
+    assert!(
+        out.contains("args: null") && out.contains("command: null") && out.contains("paused: null"),
+        "{out}"
+    );
+
+    let keyless = format!(
+        "{DEPLOYMENT}      - name: side\n        image: b\n      - name:\n        image: c\n"
+    );
+    let t = tree(&[
+        ("d.yaml", &keyless),
+        (
+            "kustomization.yaml",
+            &format!("resources: [d.yaml]\n{patch}"),
+        ),
+    ]);
+    let out = same_as_kubectl(t.path());
+    assert!(
+        out.contains("image: c") && !out.contains("image: b"),
+        "{out}"
+    );
+}
+
 #[test]
 fn set_image_refuses_a_file_render_refuses() {
     let body = "resources: [d.yaml]\nimages:\n- name: app\n  newTag: v1\nnamePrefx: x-\n";
