@@ -179,7 +179,7 @@ fn list_merge_key<'a>(
     parent: Parent,
     schema: bool,
     js: Js<'a>,
-) -> (Option<Vec<String>>, Js<'a>) {
+) -> (Option<Vec<&'a str>>, Js<'a>) {
     match js {
         Some((root, arr)) => {
             let merge = arr
@@ -190,13 +190,10 @@ fn list_merge_key<'a>(
                 .get("x-kubernetes-patch-merge-key")
                 .and_then(J::as_str)
                 .filter(|_| merge)
-                .map(|k| vec![k.to_string()]);
+                .map(|k| vec![k]);
             (key, arr.get("items").map(|i| (root, deref(root, i))))
         }
-        None if schema => (
-            merge_key(field, parent).map(|k| k.iter().map(|s| s.to_string()).collect()),
-            None,
-        ),
+        None if schema => (merge_key(field, parent).map(<[_]>::to_vec), None),
         None => (None, None),
     }
 }
@@ -204,8 +201,9 @@ fn list_merge_key<'a>(
 /// What kyaml's merge walker does to the destination's fields a patch does not name: it
 /// visits them too. A field whose value is null written as nothing (`tty:`) is removed (a
 /// null written `~` or `null` is kept: kyaml persists a null with text); maps are visited
-/// in turn, and so are the elements of associative lists (merged with no patch elements).
-/// Other lists and scalars are kept as they are.
+/// in turn, and so are the elements of associative lists. Other lists and scalars are kept
+/// as they are. (Only the nulls change: the walk does no merge work, so it costs a pass
+/// over the destination, not a copy.)
 fn walk_dest_field(
     dest: &mut Value,
     schema: bool,
@@ -213,20 +211,57 @@ fn walk_dest_field(
     parent: Parent,
     this: Parent,
     js: Js<'_>,
-) -> Result<(), String> {
+) {
     match dest {
-        Value::Map(d) => merge_map(d, &Map::default(), schema, this, js),
-        Value::Seq(d) => {
+        Value::Map(d) => walk_dest_map(d, schema, this, js),
+        Value::Seq(items) => {
             let (key, items_js) = list_merge_key(field, parent, schema, js);
-            match key {
-                Some(k) if d.iter().all(|e| matches!(e, Value::Map(_))) && !d.is_empty() => {
-                    let k: Vec<&str> = k.iter().map(String::as_str).collect();
-                    merge_assoc(d, &[], &k, schema, items_js)
+            if key.is_some() {
+                for e in items {
+                    if let Value::Map(m) = e {
+                        walk_dest_map(m, schema, Parent::Other, items_js);
+                    }
                 }
-                _ => Ok(()),
             }
         }
-        _ => Ok(()),
+        _ => {}
+    }
+}
+
+/// [`walk_dest_field`] over every field of a destination map no patch names.
+fn walk_dest_map(d: &mut Map, schema: bool, this: Parent, js: Js<'_>) {
+    let (this, is_service) = map_context(d, this);
+    d.retain(|_, v| !is_empty_null(v));
+    for (k, v) in d.iter_mut() {
+        walk_dest_field(
+            v,
+            schema,
+            k,
+            this,
+            child_parent(is_service, k),
+            js_prop(js, k),
+        );
+    }
+}
+
+/// What a map is for the built-in schema (a ServiceAccount names itself), and whether it is
+/// a Service.
+fn map_context(d: &Map, this: Parent) -> (Parent, bool) {
+    let kind = d.get("kind").and_then(Value::as_str);
+    let this = if kind == Some("ServiceAccount") {
+        Parent::ServiceAccount
+    } else {
+        this
+    };
+    (this, kind == Some("Service"))
+}
+
+/// What the value of field `k` is for the built-in schema: a Service's `spec`, or other.
+fn child_parent(is_service: bool, k: &str) -> Parent {
+    if is_service && k == "spec" {
+        Parent::ServiceSpec
+    } else {
+        Parent::Other
     }
 }
 
@@ -249,7 +284,6 @@ fn merge_value(
         (Value::Map(d), Value::Map(s)) => merge_map(d, s, schema, this, js),
         (Value::Seq(d), Value::Seq(s)) => {
             let (key, items_js) = list_merge_key(field, parent, schema, js);
-            let key = key.as_deref();
             // A `- $patch: replace` element: the list becomes the patch's other elements.
             let replace_all = s.iter().any(|e| {
                 e.as_map().is_some_and(|m| m.len() == 1)
@@ -272,7 +306,6 @@ fn merge_value(
             }
             match key {
                 Some(k) if s.iter().chain(d.iter()).all(|e| matches!(e, Value::Map(_))) => {
-                    let k: Vec<&str> = k.iter().map(String::as_str).collect();
                     merge_assoc(d, s, &k, schema, items_js)
                 }
                 _ if schema && js.is_none() && is_scalar_set(field) => {
@@ -309,13 +342,7 @@ fn merge_value(
 }
 
 fn merge_map(d: &mut Map, s: &Map, schema: bool, this: Parent, js: Js<'_>) -> Result<(), String> {
-    let kind = d.get("kind").and_then(Value::as_str);
-    let is_service = kind == Some("Service");
-    let this = if kind == Some("ServiceAccount") {
-        Parent::ServiceAccount
-    } else {
-        this
-    };
+    let (this, is_service) = map_context(d, this);
     for (k, sv) in s {
         if k == DIRECTIVE {
             continue;
@@ -346,11 +373,7 @@ fn merge_map(d: &mut Map, s: &Map, schema: bool, this: Parent, js: Js<'_>) -> Re
                 schema,
                 k,
                 this,
-                if is_service && k == "spec" {
-                    Parent::ServiceSpec
-                } else {
-                    Parent::Other
-                },
+                child_parent(is_service, k),
                 js_prop(js, k),
             )?,
             _ => {
@@ -362,15 +385,16 @@ fn merge_map(d: &mut Map, s: &Map, schema: bool, this: Parent, js: Js<'_>) -> Re
     }
     d.retain(|k, v| s.contains_key(k.as_str()) || !is_empty_null(v));
     for (k, dv) in d.iter_mut() {
-        if s.contains_key(k.as_str()) {
-            continue;
+        if !s.contains_key(k.as_str()) {
+            walk_dest_field(
+                dv,
+                schema,
+                k,
+                this,
+                child_parent(is_service, k),
+                js_prop(js, k),
+            );
         }
-        let child = if is_service && k == "spec" {
-            Parent::ServiceSpec
-        } else {
-            Parent::Other
-        };
-        walk_dest_field(dv, schema, k, this, child, js_prop(js, k))?;
     }
     Ok(())
 }
@@ -640,7 +664,7 @@ fn merge_element(
         (Some(d), None) => {
             let mut m = d.clone();
             if let Value::Map(dm) = &mut m {
-                merge_map(dm, &Map::default(), schema, Parent::Other, js)?;
+                walk_dest_map(dm, schema, Parent::Other, js);
             }
             Some(m)
         }
