@@ -39,7 +39,7 @@ use actix_web::{
     dev::{ServiceFactory, ServiceRequest, ServiceResponse},
     web,
 };
-use service_kit::{HttpMetrics, Readiness, lifecycle, stack};
+use service_kit::{HttpMetrics, Readiness, access_log, lifecycle, stack};
 
 pub use config::{FallbackMode, FrontendConfig};
 
@@ -112,7 +112,12 @@ pub fn app(
 > {
     let limits = state.config.server.limits();
     let app = App::new().configure(|cfg| configure(cfg, &state));
-    stack::wrap_routed(app, limits, routing::route_label)
+    // The proxy passes the request id on to the api.
+    let observe = access_log::Observe {
+        unmatched_route: routing::route_label,
+        share_request_id: true,
+    };
+    stack::wrap_observed(app, limits, observe)
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains gracefully.

@@ -242,7 +242,7 @@ fn request_headers(req: &HttpRequest) -> http::HeaderMap {
         http::HeaderValue::from_static(forwarded_proto(req)),
     );
     if let Some(id) = req.extensions().get::<RequestId>()
-        && let Some(v) = owned_value(id.0.clone())
+        && let Ok(v) = http::HeaderValue::from_str(id.as_str())
     {
         out.insert(X_REQUEST_ID, v);
     }

@@ -57,9 +57,36 @@ pub fn unmatched(_: &ServiceRequest) -> &'static str {
     UNMATCHED_ROUTE
 }
 
-/// The id of the request being served, stored in the request's extensions.
+/// How [`observe`] treats an application's requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Observe {
+    /// The metrics' route label of requests no route pattern matched.
+    pub unmatched_route: UnmatchedRoute,
+    /// Whether handlers read the request id ([`RequestId`] in the request's extensions), as
+    /// a proxy that passes it on does. Off, the id costs no extension entry.
+    pub share_request_id: bool,
+}
+
+impl Default for Observe {
+    fn default() -> Self {
+        Self {
+            unmatched_route: unmatched,
+            share_request_id: false,
+        }
+    }
+}
+
+/// The id of the request being served: kept from the client's `X-Request-Id` when
+/// well-formed, else generated. In the request's extensions when [`Observe`] shares it.
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The id (ids only ever hold characters of [`is_valid_request_id`]'s alphabet).
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
 
 /// What the log line says about the request, captured before the request moves into the
 /// handler, and only when the line will be written (see [`log_requests`]).
@@ -76,7 +103,7 @@ struct RequestFacts {
 #[derive(Debug)]
 enum Fields {
     /// `,"clientIP":…,"method":…,"path":…,"userAgent":…`, ready for a JSON line.
-    Encoded(Vec<u8>),
+    Encoded(Tail),
     /// For tracing's human-readable output.
     Plain {
         method: Method,
@@ -88,32 +115,36 @@ enum Fields {
 
 impl RequestFacts {
     fn capture(req: &ServiceRequest, level: Level) -> Self {
-        let path = gin_path(req);
-        let client_ip = gin_client_ip(req);
         let user_agent = req
             .headers()
             .get(USER_AGENT)
             .map(|v| lossy_per_byte(v.as_bytes()))
             .unwrap_or_default();
         let fields = if telemetry::json_lines() {
-            let mut tail = Vec::with_capacity(96 + path.len() + user_agent.len());
-            for (key, value) in [
-                ("clientIP", client_ip.as_ref()),
-                ("method", req.method().as_str()),
-                ("path", path.as_ref()),
-                ("userAgent", user_agent.as_ref()),
-            ] {
-                tail.extend_from_slice(b",\"");
-                tail.extend_from_slice(key.as_bytes());
-                tail.extend_from_slice(b"\":");
-                log_line::push_json_str(&mut tail, value);
+            let mut tail = Tail::take();
+            let buf = &mut tail.0;
+            buf.extend_from_slice(b",\"clientIP\":");
+            match gin_forwarded_ip(req) {
+                Some(ip) => log_line::push_json_str(buf, ip),
+                None => push_peer_ip_json(buf, req.peer_addr()),
             }
+            buf.extend_from_slice(b",\"method\":");
+            log_line::push_json_str(buf, req.method().as_str());
+            buf.extend_from_slice(b",\"path\":\"");
+            let (path, query) = gin_path_parts(req);
+            log_line::push_json_escaped(buf, &path);
+            if let Some(query) = query {
+                buf.push(b'?');
+                log_line::push_json_escaped(buf, query);
+            }
+            buf.extend_from_slice(b"\",\"userAgent\":");
+            log_line::push_json_str(buf, &user_agent);
             Fields::Encoded(tail)
         } else {
             Fields::Plain {
                 method: req.method().clone(),
-                path: path.into_owned(),
-                client_ip: client_ip.into_owned(),
+                path: gin_path(req).into_owned(),
+                client_ip: gin_client_ip(req).into_owned(),
                 user_agent: user_agent.into_owned(),
             }
         };
@@ -133,7 +164,7 @@ impl RequestFacts {
                 let mut w = LineWriter::start(line, SystemTime::now(), level, MESSAGE);
                 w.uint("statusCode", u64::from(status))
                     .uint("latency", latency)
-                    .raw_fields(tail)
+                    .raw_fields(&tail.0)
                     .str("requestId", request_id);
                 w.finish();
                 telemetry::write_line(line);
@@ -174,6 +205,61 @@ const MESSAGE: &str = "request processed";
 thread_local! {
     /// The line being assembled on this worker (lines are complete before they leave it).
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+    /// Tails of lines whose requests are being served on this worker, for reuse.
+    static TAILS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// The last peer address written on this worker, and its text: connections of one
+    /// client (or one ingress) share it.
+    static PEER_TEXT: RefCell<Option<(std::net::IpAddr, String)>> = const { RefCell::new(None) };
+}
+
+/// The encoded fields of a line, in a buffer taken from this worker's [`TAILS`] and given
+/// back when dropped (requests on a worker overlap, so a tail cannot be the line buffer).
+#[derive(Debug)]
+struct Tail(Vec<u8>);
+
+impl Tail {
+    /// Buffers kept per worker: as many as requests usually in flight on one.
+    const KEPT: usize = 64;
+    /// Larger buffers (a long path or user agent) are not kept.
+    const KEPT_CAPACITY: usize = 1024;
+
+    fn take() -> Self {
+        let buf = TAILS
+            .with_borrow_mut(Vec::pop)
+            .unwrap_or_else(|| Vec::with_capacity(256));
+        Self(buf)
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.0);
+        if buf.capacity() <= Self::KEPT_CAPACITY {
+            buf.clear();
+            // During thread teardown the pool may be gone already; the buffer is then freed.
+            let _ = TAILS.try_with(|tails| {
+                let mut tails = tails.borrow_mut();
+                if tails.len() < Self::KEPT {
+                    tails.push(buf);
+                }
+            });
+        }
+    }
+}
+
+/// `"<peer address>"` as Gin prints it, `""` without one.
+fn push_peer_ip_json(buf: &mut Vec<u8>, peer: Option<std::net::SocketAddr>) {
+    let Some(ip) = peer.map(|p| p.ip()) else {
+        buf.extend_from_slice(b"\"\"");
+        return;
+    };
+    PEER_TEXT.with_borrow_mut(|cached| {
+        let text = match cached {
+            Some((at, text)) if *at == ip => text,
+            _ => &mut cached.insert((ip, ip_text(ip))).1,
+        };
+        log_line::push_json_str(buf, text);
+    });
 }
 
 /// Logs and counts one request around `inner` (the rest of the stack, see
@@ -184,7 +270,7 @@ thread_local! {
 /// level, a kubelet's probes cost a metric update and nothing else.
 pub async fn observe<B, F, Fut>(
     req: ServiceRequest,
-    unmatched_route: UnmatchedRoute,
+    options: Observe,
     inner: F,
 ) -> Result<ServiceResponse<B>, Error>
 where
@@ -208,10 +294,13 @@ where
     // run), so an error answer is counted under its route too. No clone of the HttpRequest
     // may be held across the call: actix needs the only reference to fill in route
     // parameters.
-    let route = req
-        .match_pattern()
-        .map_or_else(|| Cow::Borrowed(unmatched_route(&req)), Cow::Owned);
-    req.extensions_mut().insert(request_id.clone());
+    let route = req.match_pattern().map_or_else(
+        || Cow::Borrowed((options.unmatched_route)(&req)),
+        Cow::Owned,
+    );
+    if options.share_request_id {
+        req.extensions_mut().insert(request_id.clone());
+    }
     let result = inner(req).await;
     let elapsed = started.elapsed();
     let status = match &result {
@@ -222,9 +311,9 @@ where
         metrics.observe(&route, &method, status.as_u16(), elapsed);
     }
     if let Some(facts) = facts {
-        facts.emit(status.as_u16(), elapsed, &request_id.0);
+        facts.emit(status.as_u16(), elapsed, request_id.as_str());
     }
-    let request_id = request_id.header_value();
+    let RequestId(request_id) = request_id;
     match result {
         Ok(mut res) => {
             res.headers_mut().insert(REQUEST_ID_HEADER, request_id);
@@ -245,19 +334,23 @@ where
 /// is an IP address gives its first entry, as written; otherwise the peer's address. Only
 /// the first line of each header counts (Go's `Header.Get`). `Forwarded` is not read.
 fn gin_client_ip(req: &ServiceRequest) -> Cow<'_, str> {
-    for name in [X_FORWARDED_FOR, X_REAL_IP] {
-        if let Some(ip) = req
-            .headers()
+    match gin_forwarded_ip(req) {
+        Some(ip) => Cow::Borrowed(ip),
+        None => req
+            .peer_addr()
+            .map(|a| Cow::Owned(ip_text(a.ip())))
+            .unwrap_or_default(),
+    }
+}
+
+/// The part of [`gin_client_ip`] read from the remote-IP headers.
+fn gin_forwarded_ip(req: &ServiceRequest) -> Option<&str> {
+    [X_FORWARDED_FOR, X_REAL_IP].into_iter().find_map(|name| {
+        req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
             .and_then(first_address)
-        {
-            return Cow::Borrowed(ip);
-        }
-    }
-    req.peer_addr()
-        .map(|a| Cow::Owned(ip_text(a.ip())))
-        .unwrap_or_default()
+    })
 }
 
 /// An address as Go's `net.IP.String()` prints it (the same text as Rust's `Display`; IPv4,
@@ -304,6 +397,14 @@ fn first_address(header: &str) -> Option<&str> {
 
 /// Gin logs `c.Request.URL.Path` (percent-decoded) and appends `?` and the raw query.
 fn gin_path(req: &ServiceRequest) -> Cow<'_, str> {
+    match gin_path_parts(req) {
+        (path, Some(query)) => Cow::Owned(format!("{path}?{query}")),
+        (path, None) => path,
+    }
+}
+
+/// [`gin_path`] as the decoded path and the query to append, if any.
+fn gin_path_parts(req: &ServiceRequest) -> (Cow<'_, str>, Option<&str>) {
     let path = req.uri().path();
     let decoded = if path.contains('%') {
         match percent_decode(path.as_bytes()) {
@@ -313,11 +414,8 @@ fn gin_path(req: &ServiceRequest) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(path)
     };
-    match req.uri().query() {
-        // Gin appends the query only when it is not empty (`/x?` logs as `/x`).
-        Some(q) if !q.is_empty() => Cow::Owned(format!("{decoded}?{q}")),
-        _ => decoded,
-    }
+    // Gin appends the query only when it is not empty (`/x?` logs as `/x`).
+    (decoded, req.uri().query().filter(|q| !q.is_empty()))
 }
 
 /// `%XX` decoding as Go's `url.PathUnescape`; `None` on a malformed escape (Go's server
@@ -359,62 +457,57 @@ fn lossy_per_byte(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 fn request_id(req: &ServiceRequest) -> RequestId {
-    if let Some(given) = req
+    match req
         .headers()
         .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_valid_request_id(v))
+        .filter(|v| is_valid_request_id(v.as_bytes()))
     {
-        return RequestId(given.to_owned());
-    }
-    generate_request_id()
-}
-
-impl RequestId {
-    /// The id as a header value (ids only ever hold header-safe characters).
-    fn header_value(&self) -> HeaderValue {
-        HeaderValue::from_maybe_shared(web::Bytes::copy_from_slice(self.0.as_bytes()))
-            .unwrap_or_else(|_| HeaderValue::from_static(""))
+        // A header value read from the request shares its bytes: no copy.
+        Some(given) => RequestId(given.clone()),
+        None => generate_request_id(),
     }
 }
 
 /// Accepts ids of 1..=128 characters from a conservative alphabet, so a client cannot
 /// inject log or header syntax through it.
-fn is_valid_request_id(v: &str) -> bool {
+fn is_valid_request_id(v: &[u8]) -> bool {
     !v.is_empty()
         && v.len() <= 128
-        && v.bytes()
+        && v.iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// A random per-process prefix plus a counter in hex: unique for the process' life without
 /// a random-number syscall or the formatting machinery per request.
 fn generate_request_id() -> RequestId {
-    static PREFIX: OnceLock<String> = OnceLock::new();
+    const PREFIX_LEN: usize = 12;
+    static PREFIX: OnceLock<[u8; PREFIX_LEN]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let prefix = PREFIX.get_or_init(|| {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        id[..12].to_owned()
+        let mut prefix = [0; PREFIX_LEN];
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        prefix.copy_from_slice(&random.as_bytes()[..PREFIX_LEN]);
+        prefix
     });
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut digits = [0u8; 16];
-    let mut at = digits.len();
-    let mut rest = n;
+    // `<prefix>-<counter in hex>`, built from the end.
+    let mut id = [0u8; PREFIX_LEN + 1 + 16];
+    let mut at = id.len();
+    let mut rest = COUNTER.fetch_add(1, Ordering::Relaxed);
     loop {
         at -= 1;
-        digits[at] = HEX[(rest & 0xf) as usize];
+        id[at] = HEX[(rest & 0xf) as usize];
         rest >>= 4;
         if rest == 0 {
             break;
         }
     }
-    let mut out = String::with_capacity(prefix.len() + 1 + digits.len() - at);
-    out.push_str(prefix);
-    out.push('-');
-    // Only ASCII hex digits were written.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
-    RequestId(out)
+    at -= 1;
+    id[at] = b'-';
+    at -= PREFIX_LEN;
+    id[at..at + PREFIX_LEN].copy_from_slice(prefix);
+    // Hex digits, a dash and the hex prefix are valid header bytes.
+    RequestId(HeaderValue::from_bytes(&id[at..]).unwrap_or_else(|_| HeaderValue::from_static("-")))
 }
 
 #[cfg(test)]
@@ -423,17 +516,50 @@ mod tests {
 
     #[test]
     fn request_ids_are_validated_and_unique() {
-        assert!(is_valid_request_id("abc-123_x.y:z"));
-        assert!(!is_valid_request_id(""));
-        assert!(!is_valid_request_id("a b"));
-        assert!(!is_valid_request_id("a\"b"));
-        assert!(!is_valid_request_id(&"a".repeat(129)));
-        let (a, b) = (generate_request_id().0, generate_request_id().0);
+        assert!(is_valid_request_id(b"abc-123_x.y:z"));
+        assert!(!is_valid_request_id(b""));
+        assert!(!is_valid_request_id(b"a b"));
+        assert!(!is_valid_request_id(b"a\"b"));
+        assert!(!is_valid_request_id("a".repeat(129).as_bytes()));
+        let (a, b) = (generate_request_id(), generate_request_id());
+        let (a, b) = (a.as_str(), b.as_str());
         assert_ne!(a, b);
         let (prefix, counter) = a.rsplit_once('-').unwrap_or_default();
         assert_eq!(prefix.len(), 12, "{a}");
+        assert!(prefix.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
         assert!(u64::from_str_radix(counter, 16).is_ok(), "{a}");
-        assert!(is_valid_request_id(&a));
+        assert!(is_valid_request_id(a.as_bytes()));
+    }
+
+    #[test]
+    fn line_tails_are_reused_and_the_pool_stays_bounded() {
+        // A burst of requests in flight on one worker, then all answered.
+        let tails: Vec<Tail> = (0..Tail::KEPT * 2).map(|_| Tail::take()).collect();
+        drop(tails);
+        assert_eq!(TAILS.with_borrow(Vec::len), Tail::KEPT);
+        let mut reused = Tail::take();
+        assert!(reused.0.is_empty() && reused.0.capacity() >= 256);
+        // A tail grown past the kept size (a long user agent) is freed, not kept.
+        reused.0.reserve(Tail::KEPT_CAPACITY * 4);
+        drop(reused);
+        assert_eq!(TAILS.with_borrow(Vec::len), Tail::KEPT - 1);
+        assert!(TAILS.with_borrow(|t| t.iter().all(|b| b.capacity() <= Tail::KEPT_CAPACITY)));
+    }
+
+    #[test]
+    fn the_cached_peer_text_follows_the_peer() {
+        let text = |peer: Option<&str>| {
+            let mut buf = Vec::new();
+            push_peer_ip_json(&mut buf, peer.and_then(|p| p.parse().ok()));
+            String::from_utf8(buf).unwrap_or_default()
+        };
+        for _ in 0..2 {
+            assert_eq!(text(Some("10.0.0.1:80")), r#""10.0.0.1""#);
+            assert_eq!(text(Some("10.0.0.1:81")), r#""10.0.0.1""#);
+            assert_eq!(text(Some("[::ffff:192.0.2.1]:80")), r#""192.0.2.1""#);
+            assert_eq!(text(Some("[2001:db8::1]:80")), r#""2001:db8::1""#);
+            assert_eq!(text(None), r#""""#);
+        }
     }
 
     #[test]

@@ -25,9 +25,11 @@ pub fn answer(
     content_type: HeaderValue,
     body: impl actix_web::body::MessageBody + 'static,
 ) -> HttpResponse {
-    builder
-        .insert_header((CONTENT_TYPE, content_type))
-        .body(body)
+    // Inserted into the built answer's map: the builder's `insert_header` converts its
+    // argument through `TryIntoHeaderPair` (~200 instructions more, callgrind).
+    let mut res = builder.body(body);
+    res.headers_mut().insert(CONTENT_TYPE, content_type);
+    res
 }
 
 #[cfg(test)]

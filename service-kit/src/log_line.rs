@@ -92,11 +92,19 @@ const SPECIAL: [bool; 256] = {
 
 /// Appends `s` as a JSON string (with quotes), escaped as slog's JSON handler does.
 pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     buf.push(b'"');
+    push_json_escaped(buf, s);
+    buf.push(b'"');
+}
+
+/// Appends the inside of a JSON string for `s` (no quotes), escaped as slog's JSON handler
+/// does: for a value written in pieces, such as a path and its query.
+pub fn push_json_escaped(buf: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
+    // Plain text is copied in runs; eight bytes at a time are checked for a special one.
     let mut start = 0;
-    let mut i = 0;
+    let mut i = plain_prefix(bytes);
     while i < bytes.len() {
         let b = bytes[i];
         if !SPECIAL[usize::from(b)] {
@@ -135,20 +143,59 @@ pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
         start = i;
     }
     buf.extend_from_slice(&bytes[start..]);
-    buf.push(b'"');
 }
 
-/// Appends a decimal integer without the formatting machinery.
+/// How many leading bytes of `bytes` hold no [`SPECIAL`] byte, counted in whole words of
+/// eight (the rest is left to the byte loop): a word has a special byte when one of its
+/// bytes is below 0x20, or equals `"`, `\\` or 0xE2 (the classic "has a zero byte" and "has
+/// a byte less than n" tests, exact for n ≤ 128).
+fn plain_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let mut at = 0;
+    for word in bytes.chunks_exact(8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let v = u64::from_ne_bytes(w);
+        let control = v.wrapping_sub(ONES * 0x20) & !v & HIGHS != 0;
+        if control
+            || has_zero(v ^ (ONES * u64::from(b'"')))
+            || has_zero(v ^ (ONES * u64::from(b'\\')))
+            || has_zero(v ^ (ONES * 0xe2))
+        {
+            break;
+        }
+        at += 8;
+    }
+    at
+}
+
+/// Two decimal digits of every number below 100, for [`push_u64`].
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// Appends a decimal integer without the formatting machinery, two digits per division.
 pub fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = usize::try_from(n % 100).unwrap_or_default() * 2;
+        n /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = usize::try_from(n).unwrap_or_default() * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[at] = b'0' + n as u8;
     }
     buf.extend_from_slice(&digits[at..]);
 }
@@ -307,8 +354,87 @@ mod tests {
 
     #[test]
     fn integers_print_in_full() {
-        for n in [0, 7, 10, 99_999, u64::MAX] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            99_999,
+            1_000_000,
+            u64::MAX,
+        ] {
             assert_eq!(text(|b| push_u64(b, n)), n.to_string());
+        }
+        for shift in 0..64 {
+            let n = (1u64 << shift) | (shift * 7);
+            assert_eq!(text(|b| push_u64(b, n)), n.to_string());
+        }
+    }
+
+    /// slog's escaping, one character at a time: the reference the word-at-a-time scan of
+    /// [`push_json_escaped`] is checked against.
+    fn escaped_by_chars(s: &str) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_word_scan_escapes_what_the_character_loop_escapes() {
+        // Every special character at every position of strings 1..=24 characters long, in
+        // plain ASCII and multi-byte text: a word test that missed a byte would copy it raw.
+        let specials = [
+            '"', '\\', '\n', '\r', '\t', '\u{0}', '\u{1f}', '\u{2028}', '\u{2029}', '\u{2027}', '€',
+        ];
+        for fill in ['a', 'é', '\u{7f}', ' '] {
+            for len in 1..=24 {
+                for at in 0..len {
+                    for special in specials {
+                        let s: String = (0..len)
+                            .map(|i| if i == at { special } else { fill })
+                            .collect();
+                        assert_eq!(
+                            text(|b| push_json_escaped(b, &s)),
+                            escaped_by_chars(&s),
+                            "{s:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Generated text over an alphabet dense in bytes next to the special ones.
+        let alphabet = [
+            'a', 'Z', '!', '#', '[', ']', '\u{1f}', ' ', '"', '\\', '\u{e1}', '\u{2028}',
+            '\u{2000}', '\u{8080}', '😀',
+        ];
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..5_000 {
+            let len = rng.usize(0..40);
+            let s: String = (0..len)
+                .map(|_| alphabet[rng.usize(0..alphabet.len())])
+                .collect();
+            assert_eq!(
+                text(|b| push_json_escaped(b, &s)),
+                escaped_by_chars(&s),
+                "{s:?}"
+            );
         }
     }
 }

@@ -14,7 +14,7 @@ use actix_web::{
 };
 
 use crate::{
-    access_log::{self, UnmatchedRoute},
+    access_log::{self, Observe},
     limits, recover,
 };
 
@@ -42,14 +42,15 @@ where
         > + 'static,
     B: MessageBody + 'static,
 {
-    wrap_routed(app, limits, access_log::unmatched)
+    wrap_observed(app, limits, Observe::default())
 }
 
-/// [`wrap`], with the application naming the routes of its own catch-all service.
-pub fn wrap_routed<T, B>(
+/// [`wrap`], with the access log's options: an application naming the routes of its own
+/// catch-all service, or whose handlers read the request id.
+pub fn wrap_observed<T, B>(
     app: App<T>,
     limits: limits::Limits,
-    unmatched_route: UnmatchedRoute,
+    observe: Observe,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -70,7 +71,7 @@ where
     B: MessageBody + 'static,
 {
     app.wrap(from_fn(move |req, next: Next<B>| {
-        access_log::observe(req, unmatched_route, move |req| async move {
+        access_log::observe(req, observe, move |req| async move {
             match limits::refusal(&limits, &req) {
                 Some(refused) => Ok(req.into_response(refused)),
                 None => recover::catch_panics(next.call(req))

@@ -17,6 +17,33 @@ pub fn start(upstream: &TestUpstream, extra: &[(&str, &str)]) -> (support::Fixtu
 }
 
 #[tokio::test]
+async fn a_generated_request_id_is_the_one_the_upstream_sees() {
+    // No id from the client: the access log makes one, answers with it, and the proxy
+    // passes the same id on (through the request's extensions, not a copied header).
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[]);
+    let res = support::client()
+        .get(srv.url("/api/echo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let answered = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(!answered.is_empty());
+    assert_eq!(upstream.last().header("x-request-id"), Some(answered.as_str()));
+    // An id that is not well-formed is replaced, upstream too.
+    let res = support::client()
+        .get(srv.url("/api/echo"))
+        .header("x-request-id", "bad id\"")
+        .send()
+        .await
+        .unwrap();
+    let answered = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(answered, "bad id\"");
+    assert_eq!(upstream.last().header("x-request-id"), Some(answered.as_str()));
+}
+
+#[tokio::test]
 async fn forwarding_headers_are_set_appended_and_hop_by_hop_stripped() {
     let upstream = TestUpstream::start();
     let (_site, srv) = start(&upstream, &[]);
