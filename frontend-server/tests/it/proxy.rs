@@ -30,7 +30,10 @@ async fn a_generated_request_id_is_the_one_the_upstream_sees() {
     assert_eq!(res.status(), StatusCode::OK);
     let answered = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(!answered.is_empty());
-    assert_eq!(upstream.last().header("x-request-id"), Some(answered.as_str()));
+    assert_eq!(
+        upstream.last().header("x-request-id"),
+        Some(answered.as_str())
+    );
     // An id that is not well-formed is replaced, upstream too.
     let res = support::client()
         .get(srv.url("/api/echo"))
@@ -40,7 +43,10 @@ async fn a_generated_request_id_is_the_one_the_upstream_sees() {
         .unwrap();
     let answered = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(answered, "bad id\"");
-    assert_eq!(upstream.last().header("x-request-id"), Some(answered.as_str()));
+    assert_eq!(
+        upstream.last().header("x-request-id"),
+        Some(answered.as_str())
+    );
 }
 
 #[tokio::test]
