@@ -168,21 +168,27 @@ where
                     let signal = graceful.clone();
                     async move { signal.notified().await }
                 })
-                .keep_alive(KeepAlive::Timeout(keep_alive))
+                // The idle timeout is the connection wrapper's (crate::connection).
+                .keep_alive(if keep_alive.is_zero() {
+                    KeepAlive::Disabled
+                } else {
+                    KeepAlive::Os
+                })
                 .client_request_timeout(head_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .local_addr(addr)
                 .on_connect_ext(|io: &GuardedIo<TcpStream>, ext| {
                     ext.insert(io.handle());
                 })
-                .finish(MarkAnswered(app));
+                .finish(MarkAnswered::new(app));
             fn_service(move |stream: TcpStream| {
                 // Answers are written whole (a head, or a head and then a body the
                 // connection sends itself): Nagle's algorithm could only hold back their
                 // last segment until the client's delayed ACK, ~40 ms (nginx: tcp_nodelay).
                 let _ = stream.set_nodelay(true);
                 let peer = stream.peer_addr().ok();
-                let io = GuardedIo::new(stream, head_timeout, peer);
+                let idle_timeout = (!keep_alive.is_zero()).then_some(keep_alive);
+                let io = GuardedIo::new(stream, head_timeout, idle_timeout, peer);
                 std::future::ready(Ok::<_, std::convert::Infallible>((
                     io,
                     Protocol::Http1,

@@ -118,3 +118,65 @@ fn pipelined_heads_and_gets_are_each_answered_as_asked() {
         );
     }
 }
+
+/// The keep-alive idle timeout (service-kit's connection wrapper keeps it, not actix): an
+/// idle connection is closed `KEEP_ALIVE` after its last answer (within a sixteenth of it
+/// more, and the machine's scheduling); one that keeps sending is not; and an answer that
+/// takes longer than `KEEP_ALIVE` is neither cut off nor followed by a shorter idle time.
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_keep_alive() {
+    let api = start_api(&[
+        ("KEEP_ALIVE", "1s"),
+        ("DEBUG_ROUTES", "true"),
+        ("LOG_LEVEL", "warn,service_kit=info"),
+    ]);
+    let closed_after = |conn: &mut RawConn| {
+        conn.wait_closed(Duration::from_secs(5))
+            .expect("the idle connection was never closed")
+    };
+
+    // Idle after one answer: closed after about 1 s, not before.
+    let mut conn = RawConn::connect(&api.url("")).unwrap();
+    conn.send(STATUS).unwrap();
+    assert_eq!(conn.read_response(false).unwrap().status, 200);
+    let idle = closed_after(&mut conn);
+    assert!(
+        idle >= Duration::from_millis(950) && idle < Duration::from_millis(2500),
+        "closed after {idle:?} idle, want 1 s to 1.06 s (plus scheduling)"
+    );
+
+    // A request every 400 ms for 3 s: never idle for 1 s, never closed.
+    let mut conn = RawConn::connect(&api.url("")).unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        conn.send(STATUS).unwrap();
+        assert_eq!(conn.read_response(false).unwrap().status, 200);
+        thread::sleep(Duration::from_millis(400));
+    }
+
+    // An answer that takes 2.5 s: sent in full, and the idle time counts from its end.
+    let mut conn = RawConn::connect(&api.url("")).unwrap();
+    conn.send("GET /debug/sleep?ms=2500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let res = conn.read_response(false).unwrap();
+    assert_eq!(
+        (res.status, res.body.as_slice()),
+        (200, &b"slept 2500ms"[..])
+    );
+    let idle = closed_after(&mut conn);
+    assert!(
+        idle >= Duration::from_millis(950) && idle < Duration::from_millis(2500),
+        "closed {idle:?} after the slow answer, want about 1 s"
+    );
+}
+
+#[test]
+fn keep_alive_zero_closes_after_each_answer() {
+    let api = start_api(&[("KEEP_ALIVE", "0s"), ("LOG_LEVEL", "warn,service_kit=info")]);
+    let mut conn = RawConn::connect(&api.url("")).unwrap();
+    conn.send(STATUS).unwrap();
+    let res = conn.read_response(false).unwrap();
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("connection"), Some("close"));
+    assert!(conn.wait_closed(Duration::from_secs(2)).is_some());
+}
