@@ -118,6 +118,11 @@ impl HttpMetrics {
         }
     }
 
+    /// Tells this registry from others (each application builds its own).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Records one answered request.
     pub fn observe(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
         let method = method_label(method);

@@ -339,10 +339,8 @@ fn plain_head_len(input: &[u8]) -> Option<usize> {
     } else {
         return None;
     };
-    // request-target: visible ASCII and obs-text, then one space and the version.
-    let target_len = input[target_at..]
-        .iter()
-        .position(|&b| !URI_BYTE[usize::from(b)])?;
+    // request-target: visible ASCII, then one space and the version.
+    let target_len = run_of(&input[target_at..], b'!', &URI_BYTE)?;
     let after = target_at + target_len;
     if target_len == 0 || !input[after..].starts_with(b" HTTP/1.") {
         return None;
@@ -373,15 +371,39 @@ fn plain_head_len(input: &[u8]) -> Option<usize> {
             return None;
         }
         let value_at = name_len + 1;
-        let value_len = rest[value_at..]
-            .iter()
-            .position(|&b| !FIELD_VALUE_BYTE[usize::from(b)])?;
+        let value_len = run_of(&rest[value_at..], b' ', &FIELD_VALUE_BYTE)?;
         let end = value_at + value_len;
         if !rest[end..].starts_with(b"\r\n") {
             return None;
         }
         at += end + 2;
     }
+}
+
+/// The length of the run of `class` bytes at the start of `bytes`, `None` if it runs to the
+/// end. Whole words of eight bytes in `low..=0x7E` (all in `class`) are skipped at once:
+/// the classic "has a byte less than n" and "has a byte more than n" word tests, exact for
+/// n ≤ 127.
+fn run_of(bytes: &[u8], low: u8, class: &[bool; 256]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut at = 0;
+    for word in bytes.chunks_exact(8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let v = u64::from_ne_bytes(w);
+        let below = v.wrapping_sub(ONES * u64::from(low)) & !v & HIGHS;
+        // Adding 127 - 0x7E = 1 to each byte sets its high bit iff it was above 0x7E.
+        let above = (v.wrapping_add(ONES) | v) & HIGHS;
+        if below | above != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| !class[usize::from(b)])
+        .map(|n| at + n)
 }
 
 /// A byte table of the bytes `b` for which `$member` holds, built at compile time.

@@ -94,6 +94,48 @@ async fn metrics_count_requests_by_route_and_status() {
     );
 }
 
+/// Two applications on one thread, one with the debug routes and one without: each counts
+/// the same path under its own route (route patterns are cached per worker and application).
+#[actix_web::test]
+async fn route_labels_follow_each_applications_own_routes() {
+    let metrics_text = |app| async move {
+        let res =
+            test::call_service(app, test::TestRequest::get().uri("/metrics").to_request()).await;
+        String::from_utf8(test::read_body(res).await.to_vec()).unwrap()
+    };
+    let with_debug = test::init_service(api::app(state(&[("DEBUG_ROUTES", "true")]))).await;
+    let without = test::init_service(api::app(state(&[]))).await;
+    for round in 0..3 {
+        for app in [&with_debug, &without] {
+            test::call_service(
+                app,
+                test::TestRequest::get()
+                    .uri("/debug/sleep?ms=0")
+                    .to_request(),
+            )
+            .await;
+        }
+        let (debug_text, plain_text) = (
+            metrics_text(&with_debug).await,
+            metrics_text(&without).await,
+        );
+        let n = round + 1;
+        assert!(
+            debug_text.contains(&format!(
+                r#"api_http_requests_total{{route="/debug/sleep",method="GET",status="200"}} {n}"#
+            )),
+            "{debug_text}"
+        );
+        assert!(
+            plain_text.contains(&format!(
+                r#"api_http_requests_total{{route="unmatched",method="GET",status="404"}} {n}"#
+            )),
+            "{plain_text}"
+        );
+        assert!(!plain_text.contains("/debug/sleep"), "{plain_text}");
+    }
+}
+
 #[actix_web::test]
 async fn unknown_path_is_a_json_404() {
     let app = test::init_service(api::app(state(&[]))).await;
