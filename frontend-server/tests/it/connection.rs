@@ -131,3 +131,39 @@ fn large_bodies_sent_by_the_connection_keep_every_answer_in_order() {
         "nothing after the last answer"
     );
 }
+
+/// The keep-alive idle timeout counts only time between answers: with `KEEP_ALIVE=300ms`, a
+/// proxied answer whose upstream waits 3 s before answering, and one whose body streams for
+/// ~1 s with 200 ms gaps, both arrive whole on the same connection; once the connection is
+/// idle, it is closed about 300 ms later.
+#[test]
+fn keep_alive_never_cuts_an_answer_still_in_progress() {
+    let upstream = TestUpstream::start();
+    let (_site, srv) = start(&upstream, &[("KEEP_ALIVE", "300ms")]);
+    let mut conn = RawConn::connect(&srv.base).unwrap();
+
+    conn.send("GET /api/slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let slow = conn.read_response(false).unwrap();
+    assert_eq!(
+        (slow.status, slow.body.as_slice()),
+        (200, &b"{\"slow\":true}"[..])
+    );
+
+    conn.send("GET /api/chunked HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let streamed = conn.read_response(false).unwrap();
+    assert_eq!(streamed.status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&streamed.body),
+        "part-0;part-1;part-2;part-3;part-4;"
+    );
+
+    let idle = conn
+        .wait_closed(Duration::from_secs(5))
+        .expect("the idle connection was never closed");
+    assert!(
+        idle >= Duration::from_millis(250) && idle < Duration::from_secs(2),
+        "closed after {idle:?} idle, want about 300 ms"
+    );
+}
