@@ -53,10 +53,7 @@ use actix_http::{
 use actix_service::{Service, ServiceFactory};
 use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
-use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
-    time::{Instant, Sleep},
-};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::{
     deadline::WaitDeadline,
@@ -228,11 +225,11 @@ impl<T> GuardedIo<T> {
 }
 
 /// The keep-alive timeout of a connection, kept by a timer that ticks every sixteenth of it
-/// and is reset only on its ticks (see the module documentation).
+/// and is re-armed only on its ticks (see the module documentation).
 #[derive(Debug)]
 struct IdleClock {
     tick: Duration,
-    timer: Option<Pin<Box<Sleep>>>,
+    timer: WaitDeadline,
     /// Activity count at the last tick, and the quiet ticks since.
     seen: u64,
     quiet: u32,
@@ -244,7 +241,7 @@ impl IdleClock {
     fn new(timeout: Duration) -> Self {
         Self {
             tick: timeout / Self::TICKS,
-            timer: None,
+            timer: WaitDeadline::default(),
             seen: 0,
             quiet: 0,
         }
@@ -257,11 +254,7 @@ impl IdleClock {
         activity: u64,
         cx: &mut Context<'_>,
     ) -> bool {
-        let tick = self.tick;
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(tick)));
-        if timer.as_mut().poll(cx).is_pending() {
+        if !self.timer.poll_expired(self.tick, cx) {
             return false;
         }
         if between_requests && activity == self.seen {
@@ -273,10 +266,10 @@ impl IdleClock {
             self.seen = activity;
             self.quiet = 0;
         }
-        timer.as_mut().reset(Instant::now() + tick);
-        // Registers the waker for the next tick; a tick too short to wait for is taken at
-        // the next poll.
-        if timer.as_mut().poll(cx).is_ready() {
+        // The next tick; its waker is registered now, and a tick too short to wait for is
+        // taken at the next poll.
+        self.timer.disarm();
+        if self.timer.poll_expired(self.tick, cx) {
             cx.waker().wake_by_ref();
         }
         false
@@ -601,6 +594,8 @@ impl<B: MessageBody> MessageBody for Finished<B> {
 
 #[cfg(test)]
 mod tests {
+    use tokio::time::Instant;
+
     use super::*;
 
     /// Polls `clock` once, as the reader does when the socket has nothing more.

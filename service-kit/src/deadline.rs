@@ -17,15 +17,19 @@ impl WaitDeadline {
     /// Polls the deadline of the current wait, which ends `limit` after this wait's first
     /// poll; `true` once it has passed (the waker of `cx` is woken then).
     pub fn poll_expired(&mut self, limit: Duration, cx: &mut Context<'_>) -> bool {
-        let deadline = Instant::now() + limit;
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        // The clock is read only when a wait starts: an armed deadline is polled on every
+        // read of a keep-alive connection (see `connection::IdleClock`).
         if !self.armed {
-            timer.as_mut().reset(deadline);
+            let deadline = Instant::now() + limit;
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
             self.armed = true;
         }
-        timer.as_mut().poll(cx).is_ready()
+        self.timer
+            .as_mut()
+            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready())
     }
 
     /// The current wait is over: the next one gets a deadline of its own.

@@ -46,6 +46,7 @@ pub mod server_config;
 pub mod settings;
 pub mod stack;
 pub mod telemetry;
+pub mod word_scan;
 
 pub use lifecycle::{Readiness, ServerSettings, shutdown_signal};
 pub use metrics::HttpMetrics;

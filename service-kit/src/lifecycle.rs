@@ -153,7 +153,9 @@ where
     }
     let graceful = builder.graceful_shutdown_signal();
     let head_timeout = settings.client_request_timeout;
-    let keep_alive = settings.keep_alive;
+    // The idle timeout is the connection wrapper's (crate::connection); zero turns
+    // keep-alive off.
+    let idle_timeout = (!settings.keep_alive.is_zero()).then_some(settings.keep_alive);
     let server = builder
         .listen("http", listener, move || {
             let graceful = graceful.clone();
@@ -168,11 +170,9 @@ where
                     let signal = graceful.clone();
                     async move { signal.notified().await }
                 })
-                // The idle timeout is the connection wrapper's (crate::connection).
-                .keep_alive(if keep_alive.is_zero() {
-                    KeepAlive::Disabled
-                } else {
-                    KeepAlive::Os
+                .keep_alive(match idle_timeout {
+                    Some(_) => KeepAlive::Os,
+                    None => KeepAlive::Disabled,
                 })
                 .client_request_timeout(head_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
@@ -187,7 +187,6 @@ where
                 // last segment until the client's delayed ACK, ~40 ms (nginx: tcp_nodelay).
                 let _ = stream.set_nodelay(true);
                 let peer = stream.peer_addr().ok();
-                let idle_timeout = (!keep_alive.is_zero()).then_some(keep_alive);
                 let io = GuardedIo::new(stream, head_timeout, idle_timeout, peer);
                 std::future::ready(Ok::<_, std::convert::Infallible>((
                     io,

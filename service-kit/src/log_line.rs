@@ -17,6 +17,8 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use crate::word_scan;
+
 /// A line under construction in `buf` (which is cleared first).
 #[derive(Debug)]
 pub struct LineWriter<'a> {
@@ -146,29 +148,14 @@ pub fn push_json_escaped(buf: &mut Vec<u8>, s: &str) {
 }
 
 /// How many leading bytes of `bytes` hold no [`SPECIAL`] byte, counted in whole words of
-/// eight (the rest is left to the byte loop): a word has a special byte when one of its
-/// bytes is below 0x20, or equals `"`, `\\` or 0xE2 (the classic "has a zero byte" and "has
-/// a byte less than n" tests, exact for n ≤ 128).
+/// eight (the rest is left to the byte loop).
 fn plain_prefix(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
-    let mut at = 0;
-    for word in bytes.chunks_exact(8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let v = u64::from_ne_bytes(w);
-        let control = v.wrapping_sub(ONES * 0x20) & !v & HIGHS != 0;
-        if control
-            || has_zero(v ^ (ONES * u64::from(b'"')))
-            || has_zero(v ^ (ONES * u64::from(b'\\')))
-            || has_zero(v ^ (ONES * 0xe2))
-        {
-            break;
-        }
-        at += 8;
-    }
-    at
+    word_scan::clear_words(bytes, |w| {
+        word_scan::has_byte_below(w, 0x20)
+            || word_scan::has_byte(w, b'"')
+            || word_scan::has_byte(w, b'\\')
+            || word_scan::has_byte(w, 0xe2)
+    })
 }
 
 /// Two decimal digits of every number below 100, for [`push_u64`].

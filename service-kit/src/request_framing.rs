@@ -16,6 +16,8 @@
 
 use std::mem::MaybeUninit;
 
+use crate::word_scan;
+
 /// actix-http's limit on request heads (`h1::decoder::MAX_BUFFER_SIZE`); a longer head is
 /// answered 431 by actix.
 pub const MAX_HEAD_BYTES: usize = 131_072;
@@ -381,25 +383,11 @@ fn plain_head_len(input: &[u8]) -> Option<usize> {
 }
 
 /// The length of the run of `class` bytes at the start of `bytes`, `None` if it runs to the
-/// end. Whole words of eight bytes in `low..=0x7E` (all in `class`) are skipped at once:
-/// the classic "has a byte less than n" and "has a byte more than n" word tests, exact for
-/// n ≤ 127.
+/// end. Whole words of eight bytes in `low..=0x7E` (all in `class`) are skipped at once.
 fn run_of(bytes: &[u8], low: u8, class: &[bool; 256]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let mut at = 0;
-    for word in bytes.chunks_exact(8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let v = u64::from_ne_bytes(w);
-        let below = v.wrapping_sub(ONES * u64::from(low)) & !v & HIGHS;
-        // Adding 127 - 0x7E = 1 to each byte sets its high bit iff it was above 0x7E.
-        let above = (v.wrapping_add(ONES) | v) & HIGHS;
-        if below | above != 0 {
-            break;
-        }
-        at += 8;
-    }
+    let at = word_scan::clear_words(bytes, |w| {
+        word_scan::has_byte_below(w, low) || word_scan::has_byte_above(w, 0x7e)
+    });
     bytes[at..]
         .iter()
         .position(|&b| !class[usize::from(b)])
