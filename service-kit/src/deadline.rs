@@ -1,5 +1,6 @@
 //! A deadline on each wait of a sequence of waits: a request head that must complete in
-//! time once it started, an upstream body whose every read must come in time.
+//! time once it started, the keep-alive clock's next tick, an upstream body whose every read
+//! must come in time.
 
 use std::{pin::Pin, task::Context, time::Duration};
 

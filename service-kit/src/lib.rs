@@ -15,11 +15,14 @@
 //! - [`lifecycle`]: readiness flag, SIGTERM/SIGINT, pre-stop delay, graceful drain.
 //! - [`connection`]: between socket and HTTP dispatcher: a deadline on every request head,
 //!   pipelined requests held back until the one before is answered ([`request_framing`]
-//!   finds where requests begin and end).
+//!   finds where requests begin and end), and the keep-alive idle timeout (`KEEP_ALIVE`:
+//!   a connection idle between it and 17/16 of it is closed; 0 turns keep-alive off).
 //! - [`direct_body`]: large response bodies written by the connection itself (`sendfile`),
 //!   without actix-http's copy into its write buffer.
-//! - [`deadline`]: a deadline per wait (request heads here, upstream body reads in the
-//!   frontend's proxy).
+//! - [`deadline`]: a deadline per wait (request heads and the keep-alive clock's ticks here,
+//!   upstream body reads in the frontend's proxy).
+//! - [`word_scan`]: bytes checked eight at a time (the log line's escaping, the framer's
+//!   header scan).
 //! - [`stack`]: the middleware stack above, in its one correct order.
 //! - [`self_probe`]: `<binary> healthcheck` for images without a shell.
 //! - [`launch`]: a server binary's `main`: config, healthcheck, telemetry, bind, serve, flush.

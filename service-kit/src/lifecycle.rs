@@ -58,7 +58,8 @@ impl Default for Readiness {
 /// Connection handling shared by both servers.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
-    /// Worker threads; `None` means one per physical core (actix' default).
+    /// Worker threads; `None` means one per CPU the process may use (actix' default,
+    /// `available_parallelism`).
     pub workers: Option<usize>,
     /// How long in-flight requests may take to finish after the listener closes.
     pub shutdown_timeout: Duration,
@@ -68,7 +69,7 @@ pub struct ServerSettings {
     pub client_request_timeout: Duration,
     /// Idle time after which a keep-alive connection is closed.
     pub keep_alive: Duration,
-    /// Most concurrent connections per worker (actix' default is 25 000).
+    /// Most concurrent connections per worker (actix' default is 25,600).
     pub max_connections: usize,
 }
 
