@@ -576,7 +576,8 @@ fn generate_request_id() -> RequestId {
     at -= PREFIX_LEN;
     id[at..at + PREFIX_LEN].copy_from_slice(prefix);
     // The id's bytes are cut from a block shared by this worker's ids: an allocation per
-    // 140 ids or more (~195 while the counter fits 8 hex digits) instead of one per id. Hex digits and a dash are valid header bytes.
+    // 140 ids or more (~195 while the counter fits 8 hex digits) instead of one per id.
+    // Hex digits and a dash are valid header bytes.
     let bytes = ID_BLOCK.with_borrow_mut(|block| {
         if block.capacity() - block.len() < id.len() - at {
             *block = BytesMut::with_capacity(ID_BLOCK_BYTES);

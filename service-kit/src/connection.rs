@@ -19,8 +19,8 @@
 //! 3. **The keep-alive idle timeout.** actix-http arms its keep-alive timer afresh after
 //!    every answer: a new boxed timer registered with tokio's wheel and removed when the
 //!    next request comes; replacing it saved ~700 instructions per request (callgrind,
-//!    `/healthz`: 19.4k → 18.7k). Here a
-//!    connection has one timer that ticks every sixteenth of `KEEP_ALIVE` ([`IdleClock`]):
+//!    `/healthz`: 19.4k → 18.7k). Here a connection has one timer that ticks every
+//!    sixteenth of `KEEP_ALIVE` ([`IdleClock`]):
 //!    a tick that finds the connection between requests with nothing having happened
 //!    since the last tick (no request head completed, no answer finished) counts as quiet,
 //!    and sixteen quiet ticks in a row close the connection, so a connection is closed

@@ -20,17 +20,18 @@ impl WaitDeadline {
     pub fn poll_expired(&mut self, limit: Duration, cx: &mut Context<'_>) -> bool {
         // The clock is read only when a wait starts: an armed deadline is polled on every
         // read of a keep-alive connection (see `connection::IdleClock`).
-        if !self.armed {
-            let deadline = Instant::now() + limit;
-            match &mut self.timer {
-                Some(timer) => timer.as_mut().reset(deadline),
-                None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        let timer = match &mut self.timer {
+            Some(timer) if self.armed => timer,
+            Some(timer) => {
+                timer.as_mut().reset(Instant::now() + limit);
+                timer
             }
-            self.armed = true;
-        }
-        self.timer
-            .as_mut()
-            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready())
+            None => self
+                .timer
+                .insert(Box::pin(tokio::time::sleep_until(Instant::now() + limit))),
+        };
+        self.armed = true;
+        timer.as_mut().poll(cx).is_ready()
     }
 
     /// The current wait is over: the next one gets a deadline of its own.

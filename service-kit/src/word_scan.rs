@@ -1,7 +1,7 @@
 //! Bytes checked eight at a time: the classic word tests ("has a byte equal to b", "has a
-//! byte below n", "has a byte above n"; the answers are exact, for n ≤ 127), for the hot
-//! loops that look for the first byte of a class (the log line's escaping, the request
-//! framer's header scan).
+//! byte below n" for n ≤ 128, "has a byte above n" for n ≤ 127; the answers are exact),
+//! for the hot loops that look for the first byte of a class (the log line's escaping, the
+//! request framer's header scan).
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
